@@ -1,0 +1,458 @@
+"""What an admin defines: integrations, their secrets, actions and conditions."""
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils.text import slugify
+
+from .conditions import Operator, validate_operator_value
+from .crypto import EncryptedTextField
+from .paths import validate_path
+from .validators import (
+    validate_base_url,
+    validate_body,
+    validate_identifier,
+    validate_statuses,
+    validate_string_map,
+    validate_template,
+    validate_url,
+)
+
+class Method(models.TextChoices):
+    GET = "GET"
+    POST = "POST"
+    PUT = "PUT"
+    PATCH = "PATCH"
+    DELETE = "DELETE"
+
+
+class BodyType(models.TextChoices):
+    NONE = "none", "No body"
+    JSON = "json", "JSON"
+    FORM = "form", "Form (application/x-www-form-urlencoded)"
+    RAW = "raw", "Raw text (XML, plain text…)"
+
+
+class AuthType(models.TextChoices):
+    NONE = "none", "None"
+    BASIC = "basic", "Basic (username and password)"
+    BEARER = "bearer", "Bearer token"
+    API_KEY_HEADER = "api_key_header", "API key in a header"
+    API_KEY_QUERY = "api_key_query", "API key in a query parameter"
+    OAUTH2 = "oauth2_client_credentials", "OAuth 2.0 client credentials"
+
+
+class IntegrationQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(archived=False)
+
+
+class Integration(models.Model):
+    """A connection to one third-party service."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True, help_text="Short unique name used by the API and commands.")
+    description = models.TextField(blank=True)
+    image_url = models.URLField(blank=True, help_text="Logo shown in lists; a default image when blank.")
+    base_url = models.CharField(
+        "base URL",
+        max_length=2000,
+        blank=True,
+        validators=[validate_base_url],
+        help_text="Actions may use URLs relative to this, e.g. https://api.example.com/v2",
+    )
+    auth_type = models.CharField("authentication", max_length=32, choices=AuthType.choices, default=AuthType.NONE)
+    auth_username = models.CharField("username", max_length=200, blank=True, help_text="Basic authentication.")
+    auth_secret = EncryptedTextField(
+        "password, token or key",
+        blank=True,
+        help_text="Basic password, bearer token, API key or OAuth client secret. Write-only.",
+    )
+    api_key_name = models.CharField(
+        "API key name",
+        max_length=200,
+        blank=True,
+        help_text="Header or query parameter that carries the API key, e.g. X-API-Key.",
+    )
+    oauth_token_url = models.URLField("OAuth token URL", max_length=2000, blank=True)
+    oauth_client_id = models.CharField("OAuth client id", max_length=500, blank=True)
+    oauth_scope = models.CharField("OAuth scope", max_length=1000, blank=True)
+    default_headers = models.JSONField(
+        default=dict, blank=True, validators=[validate_string_map], help_text="Sent with every request of every action."
+    )
+    archived = models.BooleanField(default=False, help_text="Archived integrations cannot be run.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = IntegrationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        if not self.slug:
+            self.slug = slugify(self.name)[:100]
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        errors = {}
+        needs = {
+            AuthType.BASIC: ["auth_username", "auth_secret"],
+            AuthType.BEARER: ["auth_secret"],
+            AuthType.API_KEY_HEADER: ["api_key_name", "auth_secret"],
+            AuthType.API_KEY_QUERY: ["api_key_name", "auth_secret"],
+            AuthType.OAUTH2: ["oauth_token_url", "oauth_client_id", "auth_secret"],
+        }
+        for field in needs.get(self.auth_type, []):
+            if not getattr(self, field):
+                label = self._meta.get_field(field).verbose_name
+                errors[field] = f"Required for {AuthType(self.auth_type).label} authentication ({label})."
+        if errors:
+            raise ValidationError(errors)
+
+    def secret_values(self):
+        """Every secret value of this integration: what must never be shown or logged."""
+        values = [secret.value for secret in self.secrets.all()]
+        if self.auth_secret:
+            values.append(self.auth_secret)
+        return [value for value in values if value]
+
+
+class Secret(models.Model):
+    """A named value of an integration, read as {{ secrets.NAME }}; encrypted at rest."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="secrets")
+    name = models.CharField(max_length=100, validators=[validate_identifier])
+    value = EncryptedTextField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["integration", "name"], name="unique_secret_name_per_integration"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class PollingMode(models.TextChoices):
+    NONE = "none", "No polling: the first response decides"
+    POLL = "poll", "Synchronous: poll until a stop condition matches"
+    CALLBACK = "callback", "Wait for callback"
+
+
+class Backoff(models.TextChoices):
+    FIXED = "fixed", "Fixed interval"
+    EXPONENTIAL = "exponential", "Exponential, up to a cap"
+
+
+class ErrorPolicy(models.TextChoices):
+    RETRY = "retry", "Retry at the next interval (counts toward the error limit)"
+    FAIL = "fail", "Fail the run at once"
+    KEEP_POLLING = "keep_polling", "Keep polling (not an error, e.g. 404 = not there yet)"
+
+
+class ActionQuerySet(models.QuerySet):
+    def runnable(self):
+        return self.filter(integration__archived=False)
+
+
+class Action(models.Model):
+    """One operation of an integration: a request, then optionally polling."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.PROTECT, related_name="actions")
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, help_text="Unique within the integration.")
+    description = models.TextField(blank=True)
+
+    # Request
+    method = models.CharField(max_length=10, choices=Method.choices, default=Method.GET)
+    url = models.CharField(
+        "URL",
+        max_length=2000,
+        validators=[validate_template],
+        help_text="Absolute, or relative to the integration's base URL. Placeholders: {{ name }}.",
+    )
+    headers = models.JSONField(default=dict, blank=True, validators=[validate_string_map])
+    params = models.JSONField("query parameters", default=dict, blank=True, validators=[validate_string_map])
+    body_type = models.CharField(max_length=10, choices=BodyType.choices, default=BodyType.NONE)
+    body = models.TextField(blank=True, help_text="JSON, a JSON object of form fields, or raw text.")
+    connect_timeout = models.FloatField(default=5, validators=[MinValueValidator(0.1)], help_text="Seconds.")
+    read_timeout = models.FloatField(default=30, validators=[MinValueValidator(0.1)], help_text="Seconds.")
+    accepted_statuses = models.CharField(
+        max_length=200,
+        default="2xx",
+        validators=[validate_statuses],
+        help_text="Codes (200), classes (2xx) or ranges (200-299), separated by commas.",
+    )
+    verify_tls = models.BooleanField("verify TLS certificates", default=True)
+    client_certificate = EncryptedTextField(
+        blank=True, help_text="PEM client certificate followed by its private key. Write-only."
+    )
+    use_env_proxy = models.BooleanField(
+        "use proxy from environment", default=True, help_text="Honour HTTP_PROXY, HTTPS_PROXY and NO_PROXY."
+    )
+    convert_xml = models.BooleanField("convert XML response to JSON", default=False)
+
+    # Polling
+    polling_mode = models.CharField(max_length=10, choices=PollingMode.choices, default=PollingMode.NONE)
+    poll_method = models.CharField(
+        max_length=10, choices=Method.choices, blank=True, help_text="Blank: the request's method."
+    )
+    poll_url = models.CharField(
+        "polling URL",
+        max_length=2000,
+        blank=True,
+        validators=[validate_template],
+        help_text="Blank: repeat the request itself. May use fields stored from the first response.",
+    )
+    poll_headers = models.JSONField("polling headers", default=dict, blank=True, validators=[validate_string_map])
+    poll_params = models.JSONField("polling query parameters", default=dict, blank=True, validators=[validate_string_map])
+    poll_body_type = models.CharField(
+        "polling body type", max_length=10, choices=BodyType.choices, default=BodyType.NONE
+    )
+    poll_body = models.TextField("polling body", blank=True)
+    poll_interval = models.FloatField(
+        "interval",
+        default=10,
+        validators=[MinValueValidator(1)],
+        help_text="Seconds between polls (at least 1); an ISO 8601 duration such as PT10M is accepted.",
+    )
+    poll_max_attempts = models.PositiveIntegerField(
+        "attempt limit", null=True, blank=True, help_text="The run times out after this many polls. Blank: no limit."
+    )
+    poll_timeout = models.FloatField(
+        "time limit",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Seconds (or ISO 8601 duration) after which a polling or waiting run times out. Blank: no limit.",
+    )
+    poll_backoff = models.CharField("backoff", max_length=12, choices=Backoff.choices, default=Backoff.FIXED)
+    poll_backoff_max = models.FloatField(
+        "backoff cap", default=300, validators=[MinValueValidator(1)], help_text="Longest interval, in seconds."
+    )
+    poll_jitter = models.BooleanField("jitter", default=False, help_text="Spread polls by up to ±10%.")
+    max_consecutive_errors = models.PositiveIntegerField(
+        default=3, help_text="A run fails after this many errors in a row while polling."
+    )
+    on_connection_error = models.CharField(
+        "on connection error or timeout", max_length=14, choices=ErrorPolicy.choices, default=ErrorPolicy.RETRY
+    )
+    on_rate_limited = models.CharField("on 429", max_length=14, choices=ErrorPolicy.choices, default=ErrorPolicy.RETRY)
+    on_server_error = models.CharField("on 5xx", max_length=14, choices=ErrorPolicy.choices, default=ErrorPolicy.RETRY)
+    on_other_status = models.CharField(
+        "on other status codes", max_length=14, choices=ErrorPolicy.choices, default=ErrorPolicy.FAIL
+    )
+
+    # Settings
+    cancelable = models.BooleanField(default=True)
+    cancel_webhook_url = models.CharField(
+        "cancel webhook URL", max_length=2000, blank=True, validators=[validate_template],
+        help_text="Called when a run is cancelled. Blank: nothing is called.",
+    )
+    cancel_webhook_method = models.CharField(
+        "cancel webhook method", max_length=10, choices=Method.choices, default=Method.POST
+    )
+    cancel_webhook_body = models.TextField("cancel webhook JSON body", blank=True)
+    include_context = models.BooleanField(
+        "include context in request",
+        default=False,
+        help_text="Add run, action and integration facts to a JSON body under \"context\".",
+    )
+    execute_in_rehearsal = models.BooleanField(
+        default=False, help_text="When off, a rehearsal run logs the request it would send but sends nothing."
+    )
+    auto_start = models.BooleanField(
+        default=True, help_text="As the next action of a chain, start by itself; otherwise wait for a person or the API."
+    )
+    fixed_start_time = models.DateTimeField(
+        null=True, blank=True, help_text="Runs started before this time wait until it."
+    )
+    finish_on_success = models.BooleanField(
+        default=True, help_text="When a stop condition says success, the run ends as succeeded."
+    )
+    next_action = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="previous_actions",
+        help_text="A chain: the action that follows a succeeded run, with every field stored so far.",
+    )
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ActionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["integration__name", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["integration", "slug"], name="unique_action_slug_per_integration"),
+        ]
+
+    def __str__(self):
+        return f"{self.integration} · {self.name}"
+
+    def save(self, *args, **kwargs):
+        if not self.slug:
+            self.slug = slugify(self.name)[:100]
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        errors = {}
+        base_url = self.integration.base_url if self.integration_id else ""
+
+        def check(field, validate, *args, **kwargs):
+            try:
+                validate(*args, **kwargs)
+            except ValidationError as exc:
+                errors.setdefault(field, []).extend(exc.messages)
+
+        check("url", validate_url, self.url, base_url=base_url)
+        check("body", validate_body, self.body_type, self.body)
+        if self.body and self.body_type == BodyType.NONE:
+            errors.setdefault("body_type", []).append("Choose a body type, or clear the body.")
+        if self.polling_mode != PollingMode.NONE:
+            check("poll_url", validate_url, self.poll_url, base_url=base_url)
+            check("poll_body", validate_body, self.poll_body_type, self.poll_body)
+        if self.cancel_webhook_url:
+            check("cancel_webhook_url", validate_url, self.cancel_webhook_url, base_url=base_url)
+        if self.cancel_webhook_body:
+            check("cancel_webhook_body", validate_body, "json", self.cancel_webhook_body)
+        if self.poll_backoff_max is not None and self.poll_interval and self.poll_backoff_max < self.poll_interval:
+            errors.setdefault("poll_backoff_max", []).append("The cap must be at least the interval.")
+        if self.next_action_id and self.next_action_id == self.pk:
+            errors.setdefault("next_action", []).append("An action cannot follow itself.")
+        if errors:
+            raise ValidationError(errors)
+
+    def validate_variables(self, variables):
+        """The variables a run will get: declared defaults filled in; ValidationError names each fault."""
+        variables = dict(variables or {})
+        if not isinstance(variables, dict):
+            raise ValidationError("Variables must be an object of names to values.")
+        declared = {item.name: item for item in self.inputs.all()}
+        errors = {}
+        if declared:
+            for name in variables:
+                if name not in declared:
+                    errors[name] = f"This action takes no variable {name!r}; it takes: {', '.join(declared)}."
+        for name, spec in declared.items():
+            value = variables.get(name)
+            if value in (None, ""):
+                if spec.default != "":
+                    variables[name] = spec.default
+                elif spec.required:
+                    errors[name] = f"{spec.label or name} is required."
+                continue
+            choices = spec.choice_list()
+            if choices and str(value) not in choices:
+                errors[name] = f"{value!r} is not one of the choices: {', '.join(choices)}."
+        if errors:
+            raise ValidationError(errors)
+        return variables
+
+
+class ActionInput(models.Model):
+    """A variable an action expects; "Run now" shows these as a form."""
+
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="inputs")
+    position = models.PositiveIntegerField(default=0)
+    name = models.CharField(max_length=100, validators=[validate_identifier])
+    label = models.CharField(max_length=200, blank=True)
+    required = models.BooleanField(default=True)
+    default = models.CharField(max_length=1000, blank=True)
+    choices = models.CharField(max_length=2000, blank=True, help_text="Allowed values, separated by commas.")
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [models.UniqueConstraint(fields=["action", "name"], name="unique_input_name_per_action")]
+
+    def __str__(self):
+        return self.name
+
+    def choice_list(self):
+        return [item.strip() for item in self.choices.split(",") if item.strip()]
+
+    def clean(self):
+        choices = self.choice_list()
+        if self.default and choices and self.default not in choices:
+            raise ValidationError({"default": "The default must be one of the choices."})
+
+
+class Outcome(models.TextChoices):
+    SUCCESS = "success", "Success"
+    FAILURE = "failure", "Failure"
+
+
+class ConditionBase(models.Model):
+    """A test on a response: the value at a path, an operator and a value."""
+
+    position = models.PositiveIntegerField(default=0)
+    path = models.CharField(
+        max_length=500,
+        validators=[validate_path],
+        help_text="$.json.path, dot.notation, @status or @headers.Name",
+    )
+    operator = models.CharField(max_length=12, choices=Operator.choices, default=Operator.EQUALS)
+    value = models.CharField(max_length=2000, blank=True, validators=[validate_template])
+
+    class Meta:
+        abstract = True
+        ordering = ["position", "id"]
+
+    def clean(self):
+        validate_operator_value(self.operator, self.value)
+
+
+class StopCondition(ConditionBase):
+    """Polling stops at the first row that matches; the run ends with its outcome."""
+
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="stop_conditions")
+    target_field = models.CharField(
+        max_length=100, blank=True, validators=[validate_identifier],
+        help_text="Run field that stores the value found, at every attempt.",
+    )
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.SUCCESS)
+
+    class Meta(ConditionBase.Meta):
+        pass
+
+    def __str__(self):
+        return f"{self.path} {Operator(self.operator).label} {self.value} → {self.outcome}"
+
+
+class ContinueCondition(ConditionBase):
+    """The first response must meet every one of these, or the run fails (continue_if)."""
+
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="continue_conditions")
+
+    class Meta(ConditionBase.Meta):
+        pass
+
+    def __str__(self):
+        return f"{self.path} {Operator(self.operator).label} {self.value}"
+
+
+class MappingSource(models.TextChoices):
+    REQUEST = "request", "First response"
+    RESULT = "result", "Final response (the poll or callback that ended the run)"
+
+
+class ResponseMapping(models.Model):
+    """Store the value at a path into a named field of the run (store_data)."""
+
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="mappings")
+    position = models.PositiveIntegerField(default=0)
+    field = models.CharField(max_length=100, validators=[validate_identifier])
+    path = models.CharField(max_length=500, validators=[validate_path])
+    source = models.CharField(max_length=10, choices=MappingSource.choices, default=MappingSource.REQUEST)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        return f"{self.field} ← {self.path}"
+

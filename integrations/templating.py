@@ -1,0 +1,123 @@
+"""Placeholders: ``{{ name }}`` in URLs, headers, params and bodies.
+
+Placeholders are data, never code: a name is looked up in a context and its
+value put in its place. Nothing else in the text is interpreted.
+"""
+
+import json
+import re
+from urllib.parse import quote
+
+from django.core.exceptions import ValidationError
+
+PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_-]+)*")
+
+
+class UnknownPlaceholder(Exception):
+    """A placeholder names nothing in the run's context."""
+
+    def __init__(self, name):
+        self.name = name
+        super().__init__(f"Unknown placeholder {{{{ {name} }}}}: no variable, field or secret has that name.")
+
+
+def placeholder_names(text):
+    """The names of the placeholders in ``text``, in order (assumes it is well-formed)."""
+    return [m.group(1).strip() for m in PLACEHOLDER.finditer(text)]
+
+
+def check_placeholders(text):
+    """Raise ValidationError when a placeholder in ``text`` is malformed."""
+    if not isinstance(text, str) or "{{" not in text and "}}" not in text:
+        return
+    rest = PLACEHOLDER.sub(lambda m: "", text)
+    for match in PLACEHOLDER.finditer(text):
+        name = match.group(1).strip()
+        if not NAME.fullmatch(name):
+            raise ValidationError(
+                f"Placeholder {match.group(0)!r} is malformed: write {{{{ name }}}} with a name "
+                "made of letters, digits and underscores, dots between parts (e.g. {{ secrets.TOKEN }})."
+            )
+    if "{{" in rest:
+        raise ValidationError("A placeholder is opened with '{{' but never closed with '}}'.")
+    if "}}" in rest:
+        raise ValidationError("A placeholder is closed with '}}' but never opened with '{{'.")
+
+
+def check_placeholders_in(value):
+    """check_placeholders on every string (keys and leaves) of a parsed JSON value."""
+    if isinstance(value, str):
+        check_placeholders(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_placeholders(key)
+            check_placeholders_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            check_placeholders_in(item)
+
+
+class Context:
+    """What placeholders can read: a mapping of names, walked by dots."""
+
+    def __init__(self, values):
+        self.values = values
+
+    def lookup(self, name):
+        parts = name.split(".")
+        current = self.values
+        for part in parts:
+            if isinstance(current, dict) and part in current:
+                current = current[part]
+            elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
+                current = current[int(part)]
+            else:
+                raise UnknownPlaceholder(name)
+        return current
+
+
+def as_text(value):
+    """How a value reads when put into text."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def render_text(text, context, encode=None):
+    """Fill the placeholders of ``text``; ``encode`` transforms each value's text."""
+    if "{{" not in text:
+        return text
+
+    def replace(match):
+        value = as_text(context.lookup(match.group(1).strip()))
+        return encode(value) if encode else value
+
+    return PLACEHOLDER.sub(replace, text)
+
+
+def render_url(text, context):
+    """Fill a URL: each value is percent-encoded so it cannot change the URL's shape."""
+    return render_text(text, context, encode=lambda value: quote(value, safe=""))
+
+
+def render_value(value, context):
+    """Fill the string leaves (and keys) of a parsed JSON value.
+
+    A leaf that is exactly one placeholder takes the value's own type, so
+    ``"{{ count }}"`` becomes the number 3, not the text "3".
+    """
+    if isinstance(value, str):
+        match = PLACEHOLDER.fullmatch(value.strip())
+        if match and value.strip().count("{{") == 1:
+            return context.lookup(match.group(1).strip())
+        return render_text(value, context)
+    if isinstance(value, dict):
+        return {render_text(key, context): render_value(item, context) for key, item in value.items()}
+    if isinstance(value, list):
+        return [render_value(item, context) for item in value]
+    return value

@@ -1,0 +1,157 @@
+"""Settings for development, tests and (through settings_production) production.
+
+Everything a deployment changes is read from the environment; the defaults
+are safe for a laptop and refused by ``settings_production``.
+"""
+
+from pathlib import Path
+
+import dj_database_url
+
+from .env import envbool, envfloat, envint, envlist
+import os
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"
+DEV_ENCRYPTION_KEY = "dev-only-insecure-encryption-key-change-me"
+
+SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
+DEBUG = envbool("DEBUG", True)
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_q",
+    "integrations",
+    "runs",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "integrations_site.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "integrations_site.wsgi.application"
+
+# --- Database ---------------------------------------------------------------
+# SQLite by default; DATABASE_URL (for example postgres://user@host/db) for
+# scale-out. On SQLite, WAL lets readers work beside the one writer, and
+# IMMEDIATE transactions take the write lock up front so that concurrent
+# writers wait (busy timeout) instead of failing with "database is locked".
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        conn_max_age=envint("DB_CONN_MAX_AGE", 0),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+LOGIN_URL = "admin:login"
+
+# --- REST API -----------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+}
+
+# --- Background work (django-q2) ---------------------------------------------
+# The ORM broker by default, so one SQLite file holds everything; REDIS_URL
+# switches to the Redis broker for several clusters on several machines.
+# save_limit -1: a successful task leaves no result row (polls are frequent,
+# their record is the run's exchanges).
+REDIS_URL = os.environ.get("REDIS_URL", "")
+Q_CLUSTER = {
+    "name": os.environ.get("Q_CLUSTER_NAME", "integrations"),
+    "workers": envint("Q_WORKERS", 2),
+    "recycle": 5000,
+    "timeout": envint("Q_TIMEOUT", 300),
+    "retry": envint("Q_TIMEOUT", 300) + 60,
+    "max_attempts": 1,
+    "save_limit": -1,
+    "catch_up": False,
+    "ack_failures": True,
+    "label": "Task queue",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+    Q_CLUSTER["poll"] = envfloat("Q_ORM_POLL", 0.05)
+
+# --- Integrations ---------------------------------------------------------------
+# Key that encrypts secrets at rest. Any string; a Fernet key is derived from it.
+INTEGRATIONS_ENCRYPTION_KEY = os.environ.get("INTEGRATIONS_ENCRYPTION_KEY", DEV_ENCRYPTION_KEY)
+# Hosts outbound requests may reach. Empty: everything except link-local and
+# cloud metadata addresses. Entries are host names, IP addresses or networks.
+INTEGRATIONS_ALLOWED_HOSTS = envlist("INTEGRATIONS_ALLOWED_HOSTS")
+# Where this site is reachable from the services that call back.
+INTEGRATIONS_PUBLIC_URL = os.environ.get("INTEGRATIONS_PUBLIC_URL", "http://127.0.0.1:8000")
+# The built-in sandbox service that plays a remote job API (demo and tests).
+INTEGRATIONS_SANDBOX = envbool("INTEGRATIONS_SANDBOX", True)
+# Bytes of a response body read at most (the rest is not downloaded) and kept in the log.
+INTEGRATIONS_MAX_RESPONSE_BYTES = envint("INTEGRATIONS_MAX_RESPONSE_BYTES", 1024 * 1024)
+INTEGRATIONS_MAX_LOGGED_BYTES = envint("INTEGRATIONS_MAX_LOGGED_BYTES", 64 * 1024)
+INTEGRATIONS_MAX_CALLBACK_BYTES = envint("INTEGRATIONS_MAX_CALLBACK_BYTES", 1024 * 1024)
+# Exchanges of runs finished longer ago than this are removed by prune_exchanges.
+INTEGRATIONS_EXCHANGE_RETENTION_DAYS = envint("INTEGRATIONS_EXCHANGE_RETENTION_DAYS", 30)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+}

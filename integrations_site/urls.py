@@ -1,0 +1,15 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from runs import views as run_views
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("admin/", admin.site.urls),
+    path("api/callbacks/<str:token>/", run_views.callback, name="callback"),
+]
+
+if settings.INTEGRATIONS_SANDBOX:
+    urlpatterns.append(path("sandbox/", include("integrations_site.sandbox")))

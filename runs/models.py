@@ -1,0 +1,184 @@
+"""What happens: runs of actions and the HTTP exchanges they made."""
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from integrations.crypto import EncryptedTextField
+from integrations.models import Action, Integration
+
+
+class Status(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    POLLING = "polling", "Polling"
+    WAITING_CALLBACK = "waiting_callback", "Waiting for callback"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    TIMED_OUT = "timed_out", "Timed out"
+    CANCELLED = "cancelled", "Cancelled"
+    SKIPPED = "skipped", "Skipped"
+
+
+ACTIVE = {Status.PENDING, Status.RUNNING, Status.POLLING, Status.WAITING_CALLBACK}
+FINISHED = {Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT, Status.CANCELLED, Status.SKIPPED}
+REFIREABLE = {Status.FAILED, Status.TIMED_OUT, Status.CANCELLED}
+
+# Every move a run may make; anything else is a bug and is refused.
+TRANSITIONS = {
+    Status.PENDING: {Status.RUNNING, Status.CANCELLED, Status.FAILED, Status.SKIPPED},
+    Status.RUNNING: {Status.POLLING, Status.WAITING_CALLBACK} | FINISHED - {Status.SKIPPED},
+    Status.POLLING: FINISHED - {Status.SKIPPED},
+    Status.WAITING_CALLBACK: FINISHED - {Status.SKIPPED},
+}
+
+
+class InvalidTransition(Exception):
+    pass
+
+
+def new_callback_token():
+    return secrets.token_urlsafe(32)
+
+
+class RunQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(status__in=ACTIVE)
+
+    def finished(self):
+        return self.filter(status__in=FINISHED)
+
+
+class Run(models.Model):
+    """One firing of an action."""
+
+    action = models.ForeignKey(Action, on_delete=models.PROTECT, related_name="runs")
+    # Denormalised so that an integration with runs cannot be deleted and runs filter by it cheaply.
+    integration = models.ForeignKey(Integration, on_delete=models.PROTECT, related_name="runs")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    reason = models.TextField(blank=True, help_text="Why the run is where it is, in words.")
+    variables = models.JSONField(default=dict, blank=True)
+    fields = models.JSONField(default=dict, blank=True, help_text="Values stored from responses.")
+    rehearsal = models.BooleanField(default=False)
+
+    attempt = models.PositiveIntegerField(default=0, help_text="Polls sent so far.")
+    consecutive_errors = models.PositiveIntegerField(default=0)
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    deadline_at = models.DateTimeField(null=True, blank=True)
+    callback_token = models.CharField(max_length=64, unique=True, default=new_callback_token, editable=False)
+
+    refired_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="refires"
+    )
+    previous_run = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="next_runs",
+        help_text="The run of the previous action of a chain.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The dispatcher's query: due runs by next poll time.
+            models.Index(fields=["next_poll_at"], name="run_due_idx", condition=models.Q(next_poll_at__isnull=False)),
+            models.Index(fields=["status", "-created_at"], name="run_status_idx"),
+            models.Index(fields=["finished_at"], name="run_finished_idx"),
+        ]
+
+    def __str__(self):
+        return f"Run {self.pk} of {self.action.name}"
+
+    @property
+    def is_active(self):
+        return self.status in ACTIVE
+
+    @property
+    def is_finished(self):
+        return self.status in FINISHED
+
+    @property
+    def can_refire(self):
+        return self.status in REFIREABLE
+
+    @property
+    def can_cancel(self):
+        return self.status in ACTIVE and self.action.cancelable
+
+    @property
+    def callback_url(self):
+        base = settings.INTEGRATIONS_PUBLIC_URL.rstrip("/")
+        return base + reverse("callback", args=[self.callback_token])
+
+    def check_transition(self, status):
+        """Raise InvalidTransition unless the run may move from its status to ``status``."""
+        if status not in TRANSITIONS.get(self.status, set()):
+            raise InvalidTransition(f"A {self.get_status_display().lower()} run cannot become {status}.")
+
+
+class ExchangeKind(models.TextChoices):
+    REQUEST = "request", "Request"
+    POLL = "poll", "Poll"
+    CALLBACK = "callback", "Callback received"
+    CANCEL_WEBHOOK = "cancel_webhook", "Cancel webhook"
+    OAUTH_TOKEN = "oauth_token", "OAuth token"
+
+
+class FailedPart(models.TextChoices):
+    NONE = "", "Nothing"
+    REQUEST = "request", "Request"
+    RESPONSE = "response", "Response"
+
+
+class Exchange(models.Model):
+    """One logged HTTP call of a run: what was sent (redacted) and what came back."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="exchanges")
+    kind = models.CharField(max_length=20, choices=ExchangeKind.choices)
+    attempt = models.PositiveIntegerField(default=0)
+    sent = models.BooleanField(default=True, help_text="False for a rehearsal that only logs what it would send.")
+
+    method = models.CharField(max_length=10, blank=True)
+    url = models.TextField(blank=True)
+    request_headers = models.JSONField(default=dict, blank=True)
+    request_body = models.TextField(blank=True)
+
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    response_headers = models.JSONField(default=dict, blank=True)
+    response_body = models.TextField(blank=True)
+    response_size = models.BigIntegerField(null=True, blank=True, help_text="Bytes received, before any cap.")
+    response_truncated = models.BooleanField(default=False)
+    duration_ms = models.FloatField(null=True, blank=True)
+
+    error = models.TextField(blank=True)
+    failed_part = models.CharField(max_length=10, choices=FailedPart.choices, blank=True, default="")
+    decision = models.TextField(blank=True, help_text="What the conditions decided.")
+
+    repeat_count = models.PositiveIntegerField(default=1, help_text="Identical answers in a row.")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.method} {self.url}"
+
+
+class OAuthToken(models.Model):
+    """A cached OAuth 2.0 access token of an integration, encrypted at rest."""
+
+    integration = models.OneToOneField(Integration, on_delete=models.CASCADE, related_name="oauth_token")
+    access_token = EncryptedTextField()
+    expires_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
