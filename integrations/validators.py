@@ -105,7 +105,8 @@ def parse_seconds(text):
         return float(text)
     except ValueError:
         pass
-    duration = parse_duration(text) if text.upper().startswith("P") else None
+    has_digits = any(char.isdigit() for char in text)
+    duration = parse_duration(text) if text.upper().startswith("P") and has_digits else None
     if duration is None:
         raise ValidationError(
             f"{text!r} is not a duration: give seconds (10) or an ISO 8601 duration (PT10M, PT1H30M, P1D)."

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Set up (virtualenv, requirements, Chromium for the browser tests) and run the tests.
+# Extra arguments go to pytest: ./test.sh tests/test_paths.py -k jsonpath
+# DATABASE_URL and REDIS_URL run the same suite on PostgreSQL and the Redis broker.
+set -euo pipefail
+cd "$(dirname "$0")"
+source scripts/bootstrap.sh
+
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "Installing Debian's Chromium for the browser tests"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+    || echo "Could not install Chromium: the browser tests will be skipped."
+fi
+
+exec python -m pytest "$@"
