@@ -1,0 +1,149 @@
+"""load_demo creates the sandbox integration: idempotent, valid, secrets encrypted, paths that fit."""
+
+import json
+from io import StringIO
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+import xmltodict
+from django.core.management import call_command
+from django.db import connection
+from django.urls import resolve
+
+from integrations.models import Action, ActionInput, Integration, ResponseMapping, Secret, StopCondition
+from integrations.paths import Response, resolve as resolve_path
+from integrations_site import sandbox
+
+pytestmark = pytest.mark.django_db
+
+AUTH = {"Authorization": f"Bearer {sandbox.SANDBOX_TOKEN}"}
+ROW_MODELS = [Integration, Secret, Action, ActionInput, ResponseMapping, StopCondition]
+
+
+def load_demo():
+    out = StringIO()
+    call_command("load_demo", stdout=out)
+    return out.getvalue()
+
+
+def demo_action(slug):
+    return Action.objects.get(integration__slug="sandbox", slug=slug)
+
+
+def test_it_creates_the_sandbox_integration_and_its_actions(settings):
+    settings.INTEGRATIONS_PUBLIC_URL = "http://demo.test:8000/"
+
+    output = load_demo()
+
+    integration = Integration.objects.get(slug="sandbox")
+    assert integration.name == "Sandbox jobs"
+    assert integration.base_url == "http://demo.test:8000/sandbox/"
+    assert integration.auth_type == "bearer"
+    assert integration.auth_secret == sandbox.SANDBOX_TOKEN
+    assert integration.secrets.get(name="SANDBOX_TOKEN").value == sandbox.SANDBOX_TOKEN
+    assert set(integration.actions.values_list("slug", flat=True)) == {
+        "run-job",
+        "run-failing-job",
+        "run-job-xml",
+        "run-job-callback",
+    }
+    assert "Created integration 'Sandbox jobs'" in output
+
+
+def test_running_it_twice_creates_no_duplicates():
+    load_demo()
+    first = {model: sorted(model.objects.values_list("pk", flat=True)) for model in ROW_MODELS}
+
+    output = load_demo()
+
+    assert {model: sorted(model.objects.values_list("pk", flat=True)) for model in ROW_MODELS} == first
+    assert "Updated integration" in output
+
+
+def test_every_object_passes_full_clean():
+    load_demo()
+
+    objects = [obj for model in ROW_MODELS for obj in model.objects.all()]
+    assert len(objects) > 20
+    for obj in objects:
+        obj.full_clean()
+
+
+def test_secrets_are_stored_encrypted():
+    load_demo()
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT value FROM {Secret._meta.db_table}")
+        secret_values = [row[0] for row in cursor.fetchall()]
+        cursor.execute(f"SELECT auth_secret FROM {Integration._meta.db_table}")
+        auth_secrets = [row[0] for row in cursor.fetchall()]
+    assert secret_values and auth_secrets
+    for raw in secret_values + auth_secrets:
+        assert sandbox.SANDBOX_TOKEN not in raw
+        assert raw.startswith("fernet:")
+
+
+def test_run_job_is_cancelable_through_the_sandbox():
+    load_demo()
+
+    action = demo_action("run-job")
+    assert action.cancelable
+    base_url = action.integration.base_url
+    cancel_path = urlsplit(urljoin(base_url, action.cancel_webhook_url.replace("{{ job_id }}", "abc"))).path
+    assert resolve(cancel_path).url_name == "cancel"
+
+
+@pytest.mark.parametrize("slug", ["run-job", "run-failing-job", "run-job-xml"])
+def test_the_polling_actions_point_at_the_sandbox(slug):
+    load_demo()
+
+    action = demo_action(slug)
+    base_url = action.integration.base_url
+    assert resolve(urlsplit(urljoin(base_url, action.url)).path).url_name == "jobs"
+    poll_path = urlsplit(urljoin(base_url, action.poll_url.replace("{{ job_id }}", "abc"))).path
+    assert resolve(poll_path).url_name == "job"
+    assert action.poll_interval == 1
+
+
+def test_the_callback_action_waits_for_the_run_callback_url():
+    load_demo()
+
+    action = demo_action("run-job-callback")
+    assert action.polling_mode == "callback"
+    assert json.loads(action.body)["callback_url"] == "{{ run.callback_url }}"
+
+
+@pytest.mark.parametrize(
+    "slug, outcome, fmt",
+    [
+        ("run-job", "successful", "json"),
+        ("run-failing-job", "failed", "json"),
+        ("run-job-xml", "successful", "xml"),
+        ("run-job-callback", "successful", "json"),
+    ],
+)
+def test_its_paths_read_the_sandbox_answers(client, slug, outcome, fmt):
+    """Each action's body, mappings and stop conditions fit what the sandbox really answers."""
+    load_demo()
+    action = demo_action(slug)
+    body = json.loads(action.body)
+    assert body.get("outcome", "successful") == outcome
+    assert body.get("format", "json") == fmt
+    assert action.convert_xml == (fmt == "xml")
+
+    def parsed(response):
+        return xmltodict.parse(response.content) if fmt == "xml" else response.json()
+
+    fields = {"name": "demo", "seconds": 0, "outcome": outcome, "format": fmt}
+    created = client.post("/sandbox/jobs/", json.dumps(fields), content_type="application/json", headers=AUTH)
+    first = Response(status=created.status_code, headers={}, body=parsed(created))
+    job_id = resolve_path(action.mappings.get(field="job_id").path, first)
+    polled = client.get(f"/sandbox/jobs/{job_id}/", headers=AUTH)
+    assert polled.status_code == 200
+    final = Response(status=200, headers={}, body=parsed(polled))
+
+    matches = [row for row in action.stop_conditions.all() if resolve_path(row.path, final) == row.value]
+    assert [row.outcome for row in matches] == ["success" if outcome == "successful" else "failure"]
+    if outcome == "successful":
+        result = resolve_path(action.mappings.get(field="result").path, final)
+        assert result["message"] == "Job 'demo' finished."

@@ -1,0 +1,228 @@
+"""The sandbox plays a remote job API: stateless ids, status from elapsed time, XML, callbacks."""
+
+import json
+import logging
+import queue
+
+import pytest
+import xmltodict
+from werkzeug import Response
+
+from integrations_site import sandbox
+
+AUTH = {"Authorization": f"Bearer {sandbox.SANDBOX_TOKEN}"}
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The sandbox's time, set by the test."""
+
+    class Clock:
+        value = 1_000_000.0
+
+    monkeypatch.setattr(sandbox, "now", lambda: Clock.value)
+    return Clock
+
+
+def create(client, **fields):
+    return client.post("/sandbox/jobs/", json.dumps(fields), content_type="application/json", headers=AUTH)
+
+
+def status(client, job_id, query=""):
+    return client.get(f"/sandbox/jobs/{job_id}/{query}", headers=AUTH)
+
+
+def test_it_creates_a_queued_job_with_its_status_url(client):
+    response = create(client, name="backup", seconds=5)
+
+    assert response.status_code == 201
+    body = response.json()
+    assert body["name"] == "backup"
+    assert body["status"] == "queued"
+    assert body["status_url"] == f"http://testserver/sandbox/jobs/{body['id']}/"
+
+
+def test_a_job_is_queued_then_running_then_successful(client, clock):
+    job_id = create(client, name="backup", seconds=10).json()["id"]
+
+    assert status(client, job_id).json()["status"] == "queued"
+    clock.value += 0.5
+    assert status(client, job_id).json()["status"] == "queued"
+    clock.value += 4.5
+    running = status(client, job_id).json()
+    assert (running["status"], running["progress"]) == ("running", 50)
+    assert "result" not in running
+    clock.value += 5
+    done = status(client, job_id).json()
+    assert (done["status"], done["progress"]) == ("successful", 100)
+    assert done["result"]["message"] == "Job 'backup' finished."
+    assert "error" not in done
+
+
+def test_a_job_of_zero_seconds_is_done_at_once(client):
+    job_id = create(client, name="quick", seconds=0).json()["id"]
+
+    assert status(client, job_id).json()["status"] == "successful"
+
+
+def test_seconds_may_be_given_as_text(client, clock):
+    job_id = create(client, name="typed", seconds="4").json()["id"]
+
+    clock.value += 3.9
+    assert status(client, job_id).json()["status"] == "running"
+    clock.value += 0.1
+    assert status(client, job_id).json()["status"] == "successful"
+
+
+def test_a_failing_job_ends_failed_with_an_error(client):
+    job_id = create(client, name="doomed", seconds=0, outcome="failed").json()["id"]
+
+    body = status(client, job_id).json()
+    assert body["status"] == "failed"
+    assert "doomed" in body["error"]
+    assert "result" not in body
+
+
+def test_format_xml_query_gives_the_status_as_xml(client):
+    job_id = create(client, name="backup", seconds=0).json()["id"]
+
+    response = status(client, job_id, "?format=xml")
+
+    assert response["Content-Type"] == "application/xml"
+    job = xmltodict.parse(response.content)["job"]
+    assert job["id"] == job_id
+    assert job["status"] == "successful"
+    assert job["result"]["message"] == "Job 'backup' finished."
+
+
+def test_a_job_created_with_format_xml_answers_in_xml_throughout(client):
+    created = create(client, name="backup", seconds=0, format="xml")
+
+    assert created.status_code == 201
+    assert created["Content-Type"] == "application/xml"
+    job_id = xmltodict.parse(created.content)["job"]["id"]
+    assert xmltodict.parse(status(client, job_id).content)["job"]["status"] == "successful"
+    assert status(client, job_id, "?format=json").json()["status"] == "successful"
+
+
+def test_cancel_acknowledges(client):
+    job_id = create(client, name="backup").json()["id"]
+
+    response = client.post(f"/sandbox/jobs/{job_id}/cancel/", headers=AUTH)
+
+    assert response.status_code == 200
+    assert response.json() == {"id": job_id, "status": "cancelled"}
+
+
+@pytest.mark.parametrize(
+    "method, url",
+    [
+        ("get", "/sandbox/"),
+        ("post", "/sandbox/jobs/"),
+        ("get", "/sandbox/jobs/x/"),
+        ("post", "/sandbox/jobs/x/cancel/"),
+    ],
+)
+def test_it_requires_the_bearer_token(client, method, url):
+    response = getattr(client, method)(url, headers={"Authorization": "Bearer wrong"})
+
+    assert response.status_code == 401
+    assert "Authorization: Bearer" in response.json()["detail"]
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_it_refuses_a_missing_authorization_header(client):
+    assert client.get("/sandbox/").status_code == 401
+
+
+def test_a_tampered_id_is_not_found(client):
+    job_id = create(client, name="backup").json()["id"]
+    tampered = job_id[:10] + ("A" if job_id[10] != "A" else "B") + job_id[11:]
+
+    response = status(client, tampered)
+
+    assert response.status_code == 404
+    assert "No such job" in response.json()["detail"]
+    assert client.post(f"/sandbox/jobs/{tampered}/cancel/", headers=AUTH).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "fields, field",
+    [
+        ({"seconds": 5}, "name"),
+        ({"name": "  "}, "name"),
+        ({"name": "x", "seconds": 3601}, "seconds"),
+        ({"name": "x", "seconds": -1}, "seconds"),
+        ({"name": "x", "seconds": "soon"}, "seconds"),
+        ({"name": "x", "seconds": True}, "seconds"),
+        ({"name": "x", "outcome": "maybe"}, "outcome"),
+        ({"name": "x", "format": "yaml"}, "format"),
+        ({"name": "x", "callback_url": "file:///etc/passwd"}, "callback_url"),
+    ],
+)
+def test_bad_fields_are_refused_naming_the_field(client, fields, field):
+    response = create(client, **fields)
+
+    assert response.status_code == 400
+    body = response.json()
+    assert list(body["errors"]) == [field]
+    assert f"{field}:" in body["detail"]
+
+
+def test_malformed_json_is_refused(client):
+    response = client.post("/sandbox/jobs/", "{name: ", content_type="application/json", headers=AUTH)
+
+    assert response.status_code == 400
+    assert "not valid JSON" in response.json()["detail"]
+
+
+def test_a_body_that_is_not_an_object_is_refused(client):
+    response = client.post("/sandbox/jobs/", "[1, 2]", content_type="application/json", headers=AUTH)
+
+    assert response.status_code == 400
+    assert "body" in response.json()["errors"]
+
+
+def test_an_unknown_status_format_is_refused(client):
+    job_id = create(client, name="backup").json()["id"]
+
+    response = status(client, job_id, "?format=csv")
+
+    assert response.status_code == 400
+    assert "format" in response.json()["errors"]
+
+
+def test_a_wrong_method_gets_405(client):
+    response = client.get("/sandbox/jobs/", headers=AUTH)
+
+    assert response.status_code == 405
+    assert response["Allow"] == "POST"
+
+
+def test_it_calls_back_halfway_and_when_done(client, httpserver):
+    received = queue.Queue()
+
+    def record(request):
+        received.put((request.headers.get("Content-Type"), request.get_json()))
+        return Response("ok")
+
+    httpserver.expect_request("/hook", method="POST").respond_with_handler(record)
+
+    job_id = create(client, name="backup", seconds=0, callback_url=httpserver.url_for("/hook")).json()["id"]
+
+    content_type, halfway = received.get(timeout=10)
+    _, done = received.get(timeout=10)
+    assert content_type == "application/json"
+    assert (halfway["id"], halfway["status"], halfway["progress"]) == (job_id, "running", 50)
+    assert (done["id"], done["status"], done["progress"]) == (job_id, "successful", 100)
+    assert done["result"]["message"] == "Job 'backup' finished."
+
+
+def test_a_failing_callback_is_logged_not_raised(httpserver, caplog):
+    httpserver.expect_request("/hook", method="POST").respond_with_data("down", status=503)
+
+    with caplog.at_level(logging.WARNING, logger="integrations_site.sandbox"):
+        sandbox.post_callback(httpserver.url_for("/hook"), {"id": "x", "status": "running"})
+
+    assert "Sandbox callback to" in caplog.text
+    assert "503" in caplog.text
