@@ -3,6 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.text import slugify
 
 from .conditions import Operator, validate_operator_value
@@ -330,9 +331,11 @@ class Action(models.Model):
 
     def validate_variables(self, variables):
         """The variables a run will get: declared defaults filled in; ValidationError names each fault."""
-        variables = dict(variables or {})
+        if variables is None:
+            variables = {}
         if not isinstance(variables, dict):
-            raise ValidationError("Variables must be an object of names to values.")
+            raise ValidationError({"variables": "Variables must be an object of names to values."})
+        variables = dict(variables)
         declared = {item.name: item for item in self.inputs.all()}
         errors = {}
         if declared:
@@ -456,3 +459,17 @@ class ResponseMapping(models.Model):
     def __str__(self):
         return f"{self.field} ← {self.path}"
 
+
+
+def _touch_parent(sender, instance, **kwargs):
+    """A change to a row of an action or integration moves its parent's updated_at,
+    so that the engine's cached definition of that action is refreshed."""
+    if isinstance(instance, Secret):
+        Integration.objects.filter(pk=instance.integration_id).update(updated_at=timezone.now())
+    else:
+        Action.objects.filter(pk=instance.action_id).update(updated_at=timezone.now())
+
+
+for _model in (Secret, ActionInput, StopCondition, ContinueCondition, ResponseMapping):
+    models.signals.post_save.connect(_touch_parent, sender=_model, dispatch_uid=f"touch-{_model.__name__}")
+    models.signals.post_delete.connect(_touch_parent, sender=_model, dispatch_uid=f"touch-del-{_model.__name__}")

@@ -149,6 +149,17 @@ INTEGRATIONS_MAX_CALLBACK_BYTES = envint("INTEGRATIONS_MAX_CALLBACK_BYTES", 1024
 # Exchanges of runs finished longer ago than this are removed by prune_exchanges.
 INTEGRATIONS_EXCHANGE_RETENTION_DAYS = envint("INTEGRATIONS_EXCHANGE_RETENTION_DAYS", 30)
 
+# How long a claimed run may wait in the queue before another worker may take
+# it (a worker that died is replaced after this, plus the action's timeouts).
+INTEGRATIONS_LEASE_SECONDS = envfloat("INTEGRATIONS_LEASE_SECONDS", 30)
+# The dispatcher: how often it looks for due runs, how many it claims at once
+# and how many runs one django-q2 task handles.
+INTEGRATIONS_DISPATCH_TICK = envfloat("INTEGRATIONS_DISPATCH_TICK", 0.05)
+INTEGRATIONS_DISPATCH_LIMIT = envint("INTEGRATIONS_DISPATCH_LIMIT", 1000)
+INTEGRATIONS_BATCH_SIZE = envint("INTEGRATIONS_BATCH_SIZE", 50)
+# Requests of one batch sent at once by a worker.
+INTEGRATIONS_SEND_THREADS = envint("INTEGRATIONS_SEND_THREADS", 16)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -67,8 +67,17 @@ class Run(models.Model):
     attempt = models.PositiveIntegerField(default=0, help_text="Polls sent so far.")
     consecutive_errors = models.PositiveIntegerField(default=0)
     next_poll_at = models.DateTimeField(null=True, blank=True)
+    # A claim on the run's due work: the dispatcher sets both, the worker
+    # that holds the token does the work; a lapsed lease is claimed again.
     lease_until = models.DateTimeField(null=True, blank=True)
+    lease_token = models.CharField(max_length=32, blank=True, editable=False)
     deadline_at = models.DateTimeField(null=True, blank=True)
+    # The last poll's exchange and a digest of its answer, so that the same
+    # answer again adds to that exchange's repeat count instead of a new row.
+    last_exchange = models.ForeignKey(
+        "Exchange", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    last_answer_digest = models.CharField(max_length=64, blank=True, editable=False)
     callback_token = models.CharField(max_length=64, unique=True, default=new_callback_token, editable=False)
 
     refired_from = models.ForeignKey(

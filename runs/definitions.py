@@ -1,0 +1,75 @@
+"""An action's definition as the engine uses it, loaded once per process and change.
+
+Polling reads the same definition thousands of times; loading its
+conditions, mappings and secrets on every poll would cost more queries than
+the poll itself. A snapshot is kept per process, keyed by the action's and
+the integration's ``updated_at``, which every change to them or their rows
+moves forward.
+"""
+
+import threading
+from dataclasses import dataclass
+
+from integrations.validators import parse_statuses
+
+from .redaction import Redactor
+
+_cache = {}
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Definition:
+    action: object
+    integration: object
+    stop_conditions: tuple
+    continue_conditions: tuple
+    request_mappings: tuple
+    result_mappings: tuple
+    secrets: dict
+    accepted: tuple
+    redactor: Redactor
+
+    def accepts(self, status):
+        return any(low <= status <= high for low, high in self.accepted)
+
+    @property
+    def needs_body(self):
+        rows = self.stop_conditions + self.continue_conditions + self.request_mappings + self.result_mappings
+        return any(not row.path.strip().startswith(("@status", "@headers")) for row in rows)
+
+
+def definition_for(action, integration=None):
+    """The snapshot for ``action`` (whose integration may be passed to save a query)."""
+    integration = integration or action.integration
+    key = (action.pk, action.updated_at, integration.pk, integration.updated_at)
+    found = _cache.get(action.pk)
+    if found and found[0] == key:
+        return found[1]
+    definition = _load(action, integration)
+    with _lock:
+        _cache[action.pk] = (key, definition)
+    return definition
+
+
+def _load(action, integration):
+    from integrations.models import MappingSource
+
+    secrets = {secret.name: secret.value for secret in integration.secrets.all()}
+    redactor = Redactor(integration.secret_values())
+    if integration.auth_type == "basic" and integration.auth_secret:
+        redactor.add_basic_auth(integration.auth_username, integration.auth_secret)
+    if action.client_certificate:
+        redactor.add(action.client_certificate)
+    mappings = list(action.mappings.all())
+    return Definition(
+        action=action,
+        integration=integration,
+        stop_conditions=tuple(action.stop_conditions.all()),
+        continue_conditions=tuple(action.continue_conditions.all()),
+        request_mappings=tuple(m for m in mappings if m.source == MappingSource.REQUEST),
+        result_mappings=tuple(m for m in mappings if m.source == MappingSource.RESULT),
+        secrets=secrets,
+        accepted=tuple(parse_statuses(action.accepted_statuses)),
+        redactor=redactor,
+    )

@@ -1,0 +1,34 @@
+import signal
+import threading
+
+from django.core.management.base import BaseCommand
+from django.db import connections
+from django_q.cluster import Cluster
+
+from runs.dispatch import dispatch_forever
+
+
+class Command(BaseCommand):
+    help = "Run the django-q2 cluster and the dispatcher that queues due polls, until SIGINT/SIGTERM."
+
+    def handle(self, *args, **options):
+        connections.close_all()  # the cluster forks; children must not share this connection
+        cluster = Cluster()
+        cluster.start()
+        stop = threading.Event()
+
+        def shut_down(signum, frame):
+            stop.set()
+
+        signal.signal(signal.SIGINT, shut_down)
+        signal.signal(signal.SIGTERM, shut_down)
+        self.stdout.write("Workers and dispatcher running.")
+        dispatcher = threading.Thread(target=dispatch_forever, args=(stop,), name="dispatcher", daemon=True)
+        dispatcher.start()
+        while not stop.wait(0.5):
+            if not cluster.sentinel.is_alive():
+                self.stderr.write("The cluster stopped; stopping the dispatcher.")
+                stop.set()
+        dispatcher.join(timeout=5)
+        cluster.stop()
+        self.stdout.write("Stopped.")

@@ -1,0 +1,159 @@
+"""Builds the request a run sends (request, poll or cancel webhook) from its action.
+
+Placeholders are filled from the run's context; JSON bodies are filled leaf
+by leaf; values in URLs are percent-encoded; authentication is applied. The
+result is what http.send() sends and, redacted, what the log shows.
+"""
+
+import base64
+import json
+from dataclasses import dataclass
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from integrations.models import AuthType, BodyType
+from integrations.templating import Context, render_text, render_url, render_value
+
+from .http import Outbound
+
+
+@dataclass(frozen=True)
+class Part:
+    """One request of an action, as defined: the request, its poll or the cancel webhook."""
+
+    method: str
+    url: str
+    headers: dict
+    params: dict
+    body_type: str
+    body: str
+
+
+def request_part(action):
+    return Part(action.method, action.url, action.headers, action.params, action.body_type, action.body)
+
+
+def poll_part(action):
+    if not action.poll_url:
+        base = request_part(action)
+        return Part(
+            action.poll_method or base.method,
+            base.url,
+            {**base.headers, **action.poll_headers},
+            {**base.params, **action.poll_params},
+            action.poll_body_type if action.poll_body else base.body_type,
+            action.poll_body or base.body,
+        )
+    return Part(
+        action.poll_method or "GET",
+        action.poll_url,
+        action.poll_headers,
+        action.poll_params,
+        action.poll_body_type,
+        action.poll_body,
+    )
+
+
+def cancel_part(action):
+    body_type = BodyType.JSON if action.cancel_webhook_body else BodyType.NONE
+    return Part(action.cancel_webhook_method, action.cancel_webhook_url, {}, {}, body_type, action.cancel_webhook_body)
+
+
+def context_for(definition, run):
+    """What placeholders of this run can read."""
+    action, integration = definition.action, definition.integration
+    return Context({
+        **run.variables,
+        **run.fields,
+        "secrets": definition.secrets,
+        "run": {
+            "id": run.pk,
+            "callback_url": run.callback_url,
+            "attempt": run.attempt,
+            "rehearsal": run.rehearsal,
+        },
+        "action": {"id": action.pk, "name": action.name, "slug": action.slug},
+        "integration": {"id": integration.pk, "name": integration.name, "slug": integration.slug},
+    })
+
+
+def facts(definition, run):
+    """The context added to a JSON body when "include context in request" is on."""
+    action, integration = definition.action, definition.integration
+    return {
+        "run": {"id": run.pk, "attempt": run.attempt, "rehearsal": run.rehearsal, "callback_url": run.callback_url},
+        "action": {"id": action.pk, "name": action.name, "slug": action.slug},
+        "integration": {"id": integration.pk, "name": integration.name, "slug": integration.slug},
+    }
+
+
+def build(definition, run, part, *, access_token=None):
+    """The Outbound for ``part`` of ``run``. Raises UnknownPlaceholder naming a missing value."""
+    action, integration = definition.action, definition.integration
+    context = context_for(definition, run)
+
+    url = render_url(part.url, context)
+    if not urlsplit(url).scheme and integration.base_url:
+        base = render_url(integration.base_url, context)
+        url = base.rstrip("/") + "/" + url.lstrip("/")
+
+    headers = {name: render_text(str(value), context) for name, value in integration.default_headers.items()}
+    headers.update({name: render_text(str(value), context) for name, value in part.headers.items()})
+    params = {name: render_text(str(value), context) for name, value in part.params.items()}
+
+    body = None
+    if part.body_type == BodyType.JSON and part.body:
+        value = render_value(json.loads(part.body), context)
+        if action.include_context and isinstance(value, dict):
+            value["context"] = facts(definition, run)
+        body = json.dumps(value).encode()
+        headers.setdefault("Content-Type", "application/json")
+    elif part.body_type == BodyType.FORM and part.body:
+        value = render_value(json.loads(part.body), context)
+        body = urlencode({key: _form_text(item) for key, item in value.items()}).encode()
+        headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+    elif part.body_type == BodyType.RAW and part.body:
+        body = render_text(part.body, context).encode()
+    elif action.include_context and part.method in ("POST", "PUT", "PATCH"):
+        body = json.dumps({"context": facts(definition, run)}).encode()
+        headers.setdefault("Content-Type", "application/json")
+
+    _authenticate(integration, headers, params, access_token)
+    if params:
+        parts = urlsplit(url)
+        query = "&".join(item for item in (parts.query, urlencode(params)) if item)
+        url = urlunsplit(parts._replace(query=query))
+
+    return Outbound(
+        method=part.method,
+        url=url,
+        headers=headers,
+        body=body,
+        connect_timeout=action.connect_timeout,
+        read_timeout=action.read_timeout,
+        verify=action.verify_tls,
+        client_certificate=action.client_certificate,
+        use_env_proxy=action.use_env_proxy,
+    )
+
+
+def _form_text(value):
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _authenticate(integration, headers, params, access_token):
+    kind, secret = integration.auth_type, integration.auth_secret
+    if kind == AuthType.BASIC:
+        pair = f"{integration.auth_username}:{secret}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+    elif kind == AuthType.BEARER:
+        headers["Authorization"] = f"Bearer {secret}"
+    elif kind == AuthType.API_KEY_HEADER:
+        headers[integration.api_key_name] = secret
+    elif kind == AuthType.API_KEY_QUERY:
+        params[integration.api_key_name] = secret
+    elif kind == AuthType.OAUTH2 and access_token:
+        headers["Authorization"] = f"Bearer {access_token}"

@@ -1,0 +1,18 @@
+"""XML responses as JSON, with xmltodict (entities are refused, so no entity expansion)."""
+
+from xml.parsers.expat import ExpatError
+
+import xmltodict
+
+
+class NotXML(ValueError):
+    pass
+
+
+def xml_to_json(text):
+    try:
+        return xmltodict.parse(text, disable_entities=True)
+    except ExpatError as exc:
+        raise NotXML(f"The response is not valid XML: {exc}.") from None
+    except ValueError as exc:  # raised for entity declarations
+        raise NotXML(f"The response XML was refused: {exc}.") from None
