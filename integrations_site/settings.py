@@ -4,12 +4,13 @@ Everything a deployment changes is read from the environment; the defaults
 are safe for a laptop and refused by ``settings_production``.
 """
 
+import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
 
 from .env import envbool, envfloat, envint, envlist
-import os
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -81,6 +82,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # A file, not memory, so that a cluster started by a test sees the test
+    # database; one per test process, so that test runs side by side don't meet.
+    DATABASES["default"]["TEST"] = {"NAME": f"{tempfile.gettempdir()}/integrations-test-{os.getpid()}.sqlite3"}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
