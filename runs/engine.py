@@ -228,7 +228,8 @@ def process_batch(run_ids, token):
             step.conclude()
         except Exception as exc:  # a bug must end the run in words, not leave it leased
             log.exception("Run %s failed in the engine", step.run.pk)
-            step.finish(Status.FAILED, f"Internal error while handling the response: {exc.__class__.__name__}: {exc}")
+            if step.run.status in ACTIVE:  # a run the error struck after it finished keeps its outcome
+                step.finish(Status.FAILED, f"Internal error while handling the response: {exc.__class__.__name__}: {exc}")
 
     with transaction.atomic():
         Exchange.objects.bulk_create([exchange for step in steps for exchange in step.exchanges])
@@ -363,8 +364,9 @@ class Step:
             return self.finish(Status.FAILED, "The response does not meet continue_if: " + "; ".join(unmet) + ".")
         notes = self._store(definition.request_mappings, answer)
         mode = action.polling_mode
+        exchange.decision = notes
         if mode == PollingMode.NONE:
-            exchange.decision = " ".join(filter(None, [notes, self._decide(answer, exchange, finish_without_match=True)]))
+            self._decide(answer, exchange, finish_without_match=True)
             return
         if action.poll_timeout:
             run.deadline_at = self.now + timedelta(seconds=action.poll_timeout)
