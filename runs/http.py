@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 
 import requests
+import urllib3
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -167,7 +168,12 @@ def send(outbound):
         )
         with response:
             chunks, received, truncated = [], 0, False
-            for chunk in response.iter_content(chunk_size=65536):
+            while True:
+                # read1 returns what has arrived so far, so a body that trickles in
+                # (a byte at a time, never ending) still meets the deadline below.
+                chunk = response.raw.read1(65536, decode_content=True)
+                if not chunk:
+                    break
                 received += len(chunk)
                 if received > limit:
                     chunks.append(chunk[: len(chunk) - (received - limit)])
@@ -198,14 +204,14 @@ def send(outbound):
         raise SendError("tls", f"TLS failed: {_cause(exc)}") from None
     except requests.exceptions.ConnectTimeout:
         raise SendError("timeout", f"No connection within {outbound.connect_timeout:g} s (connect timeout).") from None
-    except (requests.exceptions.ReadTimeout, socket.timeout):
+    except (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError, socket.timeout):
         raise SendError("timeout", f"No answer within {outbound.read_timeout:g} s (read timeout).") from None
     except requests.exceptions.ConnectionError as exc:
         blocked = _find_send_error(exc)
         if blocked:
             raise blocked from None
         raise SendError("connection", f"Connection failed: {_cause(exc)}") from None
-    except requests.exceptions.RequestException as exc:
+    except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
         blocked = _find_send_error(exc)
         if blocked:
             raise blocked from None
