@@ -334,6 +334,9 @@ class Step:
     def conclude(self):
         if self.outbound is None:
             return
+        if self.received and self.received.status == 401 and self.definition.integration.auth_type == AuthType.OAUTH2:
+            # A revoked token would fail every request until it expires: the next one fetches a new token.
+            oauth.forget_token(self.definition.integration)
         if self.part == ExchangeKind.REQUEST:
             self._after_request()
         else:
