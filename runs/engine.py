@@ -128,7 +128,7 @@ def cancel(run, *, user=None):
         definition = definition_for(run.action, run.integration)
         step = Step(run, definition, timezone.now())
         step.send_now(ExchangeKind.CANCEL_WEBHOOK, cancel_part(run.action))
-        Exchange.objects.bulk_create(step.exchanges)
+        Exchange.objects.bulk_create(step.logged())
     return run
 
 
@@ -161,13 +161,13 @@ def handle_callback(token, body, headers):
         if run.status == Status.WAITING_CALLBACK:
             step.evaluate_callback(exchange)
             changes = step.changes()
-            Exchange.objects.bulk_create(step.exchanges)
+            Exchange.objects.bulk_create(step.logged())
             Run.objects.filter(pk=run.pk).update(**changes)
         else:
             # The service answered before our request finished: kept, and
             # evaluated by the worker once the run waits for callbacks.
             exchange.decision = "Arrived before the request finished; evaluated once the run waits for callbacks."
-            Exchange.objects.bulk_create(step.exchanges)
+            Exchange.objects.bulk_create(step.logged())
     return run
 
 
@@ -232,7 +232,7 @@ def process_batch(run_ids, token):
                 step.finish(Status.FAILED, f"Internal error while handling the response: {exc.__class__.__name__}: {exc}")
 
     with transaction.atomic():
-        Exchange.objects.bulk_create([exchange for step in steps for exchange in step.exchanges])
+        Exchange.objects.bulk_create([exchange for step in steps for exchange in step.logged()])
         for step in steps:
             if step.repeat_of:
                 Exchange.objects.filter(pk=step.repeat_of).update(
@@ -383,6 +383,7 @@ class Step:
             exchange.decision = " ".join(filter(None, [notes, "Waiting for the callback."]))
             for early in run.exchanges.filter(kind=ExchangeKind.CALLBACK).order_by("id"):
                 self.evaluate_callback(early)
+                early.decision = self.definition.redactor.text(early.decision)
                 early.save(update_fields=["decision", "failed_part"])
                 if run.status != Status.WAITING_CALLBACK:
                     break
@@ -591,6 +592,12 @@ class Step:
             exchange.response_truncated = received.truncated or len(received.body) > settings.INTEGRATIONS_MAX_LOGGED_BYTES
             exchange.duration_ms = round(received.duration * 1000, 2)
         return exchange
+
+    def logged(self):
+        """The exchanges to save; decisions are redacted here because conditions quote the values they compare."""
+        for exchange in self.exchanges:
+            exchange.decision = self.definition.redactor.text(exchange.decision)
+        return self.exchanges
 
     def changes(self):
         run = self.run
