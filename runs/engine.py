@@ -154,6 +154,8 @@ def handle_callback(token, body, headers):
             raise CallbackRefused(404, "No run has this callback token.")
         if run.status not in ACTIVE:
             raise CallbackRefused(409, f"The run is already {run.get_status_display().lower()}.")
+        if run.action.polling_mode != PollingMode.CALLBACK:
+            raise CallbackRefused(409, "This run does not wait for callbacks: its action does not use them.")
         definition = definition_for(run.action, run.integration)
         now = timezone.now()
         step = Step(run, definition, now)
