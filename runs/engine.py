@@ -317,7 +317,8 @@ class Step:
     def _give_up_before_sending(self, kind, reason):
         self.exchanges.append(self._exchange(kind, sent=False, error=reason, failed=FailedPart.REQUEST))
         self.outbound = None
-        self.finish(Status.FAILED, reason)
+        if self.run.is_active:  # a cancel webhook that cannot be built leaves its run cancelled
+            self.finish(Status.FAILED, reason)
 
     def send_now(self, kind, part):
         """Build, send and log one request at once (used by cancel)."""
