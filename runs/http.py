@@ -14,6 +14,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -90,6 +91,16 @@ def check_address(ip, host=""):
         raise SendError("blocked", f"Requests to {host or ip} ({address}) are refused: link-local and cloud metadata addresses are never reached.")
 
 
+def _check_literal_address(url):
+    """An address written in the URL is refused before connecting (a proxy would hide it from the connection)."""
+    host = urlsplit(url).hostname or ""
+    try:
+        ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return  # a name: checked on the address it connects to
+    check_address(host, host)
+
+
 class _GuardMixin:
     def _new_conn(self):
         sock = super()._new_conn()
@@ -152,6 +163,7 @@ def send(outbound):
     started = time.monotonic()
     deadline = started + outbound.connect_timeout + outbound.read_timeout
     cert_file = None
+    _check_literal_address(outbound.url)
     try:
         if outbound.client_certificate:
             cert_file = _write_certificate(outbound.client_certificate)
