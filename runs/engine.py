@@ -33,6 +33,7 @@ from .evaluation import mapped_fields, read_answer, stop_decision, unmet_conditi
 from .http import SendError, send
 from .models import ACTIVE, REFIREABLE, Exchange, ExchangeKind, FailedPart, Run, Status
 from .outbound import build, cancel_part, context_for, poll_part, request_part
+from .redaction import MASK
 
 log = logging.getLogger(__name__)
 
@@ -265,19 +266,29 @@ class Step:
 
     def prepare(self):
         run, action = self.run, self.definition.action
-        if run.status == Status.PENDING:
+        if run.status == Status.PENDING and run.rehearsal and not action.execute_in_rehearsal:
+            self._rehearse()
+        elif run.status == Status.PENDING:
             transition(run, Status.RUNNING, "Sending the request.", now=self.now)
             self._build(ExchangeKind.REQUEST, request_part(action))
-            if self.outbound and run.rehearsal and not action.execute_in_rehearsal:
-                self.exchanges.append(self._exchange(ExchangeKind.REQUEST, sent=False, decision="Rehearsal: not sent."))
-                self.outbound = None
-                transition(run, Status.SKIPPED, "Rehearsal: this action does not execute in rehearsal; the request it would send is logged.")
         elif run.status == Status.POLLING:
             if self._past_deadline():
                 return
             self._build(ExchangeKind.POLL, poll_part(action))
         elif run.status == Status.WAITING_CALLBACK:
             self._past_deadline()
+
+    def _rehearse(self):
+        """Log the request this run would send, and send nothing (not even for an OAuth token)."""
+        try:
+            self.outbound = build(self.definition, self.run, request_part(self.definition.action), access_token=MASK)
+        except UnknownPlaceholder as exc:
+            return self._give_up_before_sending(ExchangeKind.REQUEST, str(exc))
+        self.exchanges.append(self._exchange(ExchangeKind.REQUEST, sent=False, decision="Rehearsal: not sent."))
+        self.outbound = None
+        transition(self.run, Status.SKIPPED,
+                   "Rehearsal: this action does not execute in rehearsal; the request it would send is logged.",
+                   now=self.now)
 
     def _past_deadline(self):
         run = self.run
