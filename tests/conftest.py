@@ -1,6 +1,11 @@
+from importlib import import_module
+
 import pytest
+from django import forms
+from django.apps import apps
 from django.contrib.auth.models import Group, User
 
+from integrations.forms import WriteOnlyWidget
 from integrations.models import Action, Integration
 
 
@@ -15,7 +20,13 @@ def action(integration):
 
 
 @pytest.fixture
-def admin_user(db):
+def groups(db):
+    """The groups made by the 0002_groups migration, made again if a transactional test flushed them."""
+    import_module("integrations.migrations.0002_groups").create_groups(apps, None)
+
+
+@pytest.fixture
+def admin_user(groups):
     """A staff member of the Integrations Admin group (not a superuser)."""
     user = User.objects.create_user("alice", password="alice-password-123", is_staff=True)
     user.groups.add(Group.objects.get(name="Integrations Admin"))
@@ -23,8 +34,61 @@ def admin_user(db):
 
 
 @pytest.fixture
-def viewer_user(db):
+def viewer_user(groups):
     """A staff member of the Integrations Viewer group."""
     user = User.objects.create_user("bob", password="bob-password-123", is_staff=True)
     user.groups.add(Group.objects.get(name="Integrations Viewer"))
     return user
+
+
+@pytest.fixture
+def change_form_data():
+    """POST data that resubmits an admin add/change page as rendered (its form and every inline).
+
+    Write-only fields are sent blank, as a browser sends them. Keyword arguments override fields.
+    """
+
+    def build(response, **overrides):
+        data = {}
+        for bound in response.context["adminform"].form:
+            data.update(_field_data(bound))
+        for inline in response.context["inline_admin_formsets"]:
+            formset = inline.formset
+            for bound in formset.management_form:
+                data[bound.html_name] = bound.value()
+            for form in formset.forms:
+                for bound in form:
+                    data.update(_field_data(bound))
+        data.update(overrides)
+        return data
+
+    return build
+
+
+def _field_data(bound):
+    widget = getattr(bound.field.widget, "widget", bound.field.widget)  # unwrap related-field wrappers
+    value = bound.value()
+    if isinstance(widget, WriteOnlyWidget):
+        return {bound.html_name: ""}
+    if isinstance(widget, forms.CheckboxInput):
+        return {bound.html_name: "on"} if value else {}
+    if isinstance(widget, forms.MultiWidget):
+        parts = value if isinstance(value, (list, tuple)) else widget.decompress(value)
+        return {f"{bound.html_name}_{index}": "" if part is None else part for index, part in enumerate(parts)}
+    return {bound.html_name: "" if value is None else value}
+
+
+@pytest.fixture
+def server():
+    from tests.servers import ScriptedServer
+
+    with ScriptedServer() as running:
+        yield running
+
+
+@pytest.fixture
+def q_sync(monkeypatch):
+    """django-q2 in synchronous mode: async_task runs the task in this process."""
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", True)

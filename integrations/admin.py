@@ -1,0 +1,283 @@
+"""The editing UI: integrations with their secrets, actions with their conditions and mappings."""
+
+from django.contrib import admin, messages
+from django.db.models import Count
+from django.templatetags.static import static
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import ngettext
+
+from .forms import ActionForm, IntegrationForm, SecretForm
+from .models import Action, ActionInput, ContinueCondition, Integration, ResponseMapping, Secret, StopCondition
+
+ADMIN_MEDIA = {"all": ["integrations/admin.css"]}
+
+
+def stored_state(value):
+    return "set" if value else "not set"
+
+
+class WriteOnlyAdminMixin:
+    """Those who may only view see whether a write-only field is set, never its value.
+
+    A read-only admin page displays every field's value, so for them each
+    write-only field is swapped for the display method named in
+    ``write_only_fields`` (which must also be in ``readonly_fields``).
+    """
+
+    write_only_fields = {}
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or self.has_change_permission(request, obj):
+            return fieldsets
+
+        def swap(field):
+            if isinstance(field, (list, tuple)):
+                return tuple(swap(item) for item in field)
+            return self.write_only_fields.get(field, field)
+
+        return [(name, {**options, "fields": swap(options["fields"])}) for name, options in fieldsets]
+
+
+class SecretInline(WriteOnlyAdminMixin, admin.TabularInline):
+    model = Secret
+    form = SecretForm
+    fields = ["name", "value"]
+    readonly_fields = ["value_state"]
+    write_only_fields = {"value": "value_state"}
+    extra = 0
+    verbose_name_plural = "Secrets (read as {{ secrets.NAME }}; values are write-only)"
+
+    @admin.display(description="value")
+    def value_state(self, obj):
+        return stored_state(obj.value)
+
+
+class ActionLinkInline(admin.TabularInline):
+    """The integration's actions, as links to their own pages."""
+
+    model = Action
+    fields = ["name", "method", "url", "polling_mode"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Integration)
+class IntegrationAdmin(WriteOnlyAdminMixin, admin.ModelAdmin):
+    form = IntegrationForm
+    list_display = ["thumbnail", "name", "slug", "auth_type", "action_count", "archived"]
+    list_display_links = ["thumbnail", "name"]
+    list_filter = ["archived", "auth_type"]
+    search_fields = ["name", "slug", "description", "base_url"]
+    # Explicit: the annotated (grouped) queryset of get_queryset loses Meta.ordering.
+    ordering = ["name"]
+    prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["auth_secret_state"]
+    write_only_fields = {"auth_secret": "auth_secret_state"}
+    actions = ["archive", "unarchive"]
+    inlines = [SecretInline, ActionLinkInline]
+    fieldsets = [
+        ("Integration", {"fields": ["name", "slug", "image_url", "description", "base_url", "archived"]}),
+        (
+            "Authentication",
+            {
+                "fields": [
+                    "auth_type",
+                    "auth_username",
+                    "auth_secret",
+                    "api_key_name",
+                    "oauth_token_url",
+                    "oauth_client_id",
+                    "oauth_scope",
+                ],
+                "description": "Fill in the fields the chosen authentication needs; the others are ignored.",
+            },
+        ),
+        ("Defaults", {"fields": ["default_headers"]}),
+    ]
+
+    class Media:
+        css = ADMIN_MEDIA
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(action_count=Count("actions"))
+
+    def get_inlines(self, request, obj):
+        if obj is None:
+            return [SecretInline]  # a new integration has no actions to list
+        return self.inlines
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        # Integrations are archived, not deleted; one without runs can still be deleted from its page.
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.runs.exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @admin.display(description="")
+    def thumbnail(self, obj):
+        return format_html(
+            '<img src="{}" alt="" class="integration-thumbnail" width="32" height="32">',
+            obj.image_url or static("integrations/default-integration.svg"),
+        )
+
+    @admin.display(description="actions", ordering="action_count")
+    def action_count(self, obj):
+        return obj.action_count
+
+    @admin.display(description=Integration._meta.get_field("auth_secret").verbose_name)
+    def auth_secret_state(self, obj):
+        return stored_state(obj.auth_secret)
+
+    @admin.action(description="Archive the selected integrations", permissions=["change"])
+    def archive(self, request, queryset):
+        self._set_archived(request, queryset, True)
+
+    @admin.action(description="Unarchive the selected integrations", permissions=["change"])
+    def unarchive(self, request, queryset):
+        self._set_archived(request, queryset, False)
+
+    def _set_archived(self, request, queryset, archived):
+        count = queryset.exclude(archived=archived).update(archived=archived, updated_at=timezone.now())
+        verb = "archived" if archived else "unarchived"
+        self.message_user(
+            request, ngettext("%d integration %s.", "%d integrations %s.", count) % (count, verb), messages.SUCCESS
+        )
+
+
+class PositionedInline(admin.TabularInline):
+    """Rows kept in the order of their position (ties: the order they were added)."""
+
+    extra = 0
+
+
+class ActionInputInline(PositionedInline):
+    model = ActionInput
+    fields = ["position", "name", "label", "required", "default", "choices"]
+    verbose_name = "input"
+    verbose_name_plural = "Inputs"
+
+
+class ContinueConditionInline(PositionedInline):
+    model = ContinueCondition
+    fields = ["position", "path", "operator", "value"]
+    verbose_name = "continue condition"
+    verbose_name_plural = "Continue if (the first response must meet every row, or the run fails)"
+
+
+class StopConditionInline(PositionedInline):
+    model = StopCondition
+    fields = ["position", "path", "target_field", "operator", "value", "outcome"]
+    verbose_name = "stop condition"
+    verbose_name_plural = "Stop conditions (polling stops at the first row that matches)"
+
+
+class ResponseMappingInline(PositionedInline):
+    model = ResponseMapping
+    fields = ["position", "field", "path", "source"]
+    verbose_name = "response mapping"
+    verbose_name_plural = "Response mappings (store a value from the response into a field of the run)"
+
+
+@admin.register(Action)
+class ActionAdmin(WriteOnlyAdminMixin, admin.ModelAdmin):
+    form = ActionForm
+    list_display = ["name", "integration", "method", "url", "polling_mode", "next_action"]
+    list_filter = ["polling_mode", "method", "integration__archived", "integration"]
+    list_select_related = ["integration", "next_action__integration"]
+    search_fields = ["name", "slug", "url", "integration__name"]
+    autocomplete_fields = ["integration", "next_action"]
+    prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["client_certificate_state"]
+    write_only_fields = {"client_certificate": "client_certificate_state"}
+    inlines = [ActionInputInline, ContinueConditionInline, StopConditionInline, ResponseMappingInline]
+    fieldsets = [
+        (None, {"fields": ["integration", "name", "slug", "description"]}),
+        (
+            "Request",
+            {
+                "fields": [
+                    "method",
+                    "url",
+                    "headers",
+                    "params",
+                    "body_type",
+                    "body",
+                    ("connect_timeout", "read_timeout"),
+                    "verify_tls",
+                    "client_certificate",
+                    "use_env_proxy",
+                ]
+            },
+        ),
+        (
+            "Polling",
+            {
+                "fields": [
+                    "polling_mode",
+                    "poll_method",
+                    "poll_url",
+                    "poll_headers",
+                    "poll_params",
+                    "poll_body_type",
+                    "poll_body",
+                    "poll_interval",
+                    ("poll_max_attempts", "poll_timeout"),
+                    ("poll_backoff", "poll_backoff_max", "poll_jitter"),
+                    "max_consecutive_errors",
+                    "on_connection_error",
+                    "on_rate_limited",
+                    "on_server_error",
+                    "on_other_status",
+                ],
+                "description": "The stop conditions are the rows under “Stop conditions” below.",
+            },
+        ),
+        (
+            "Response",
+            {
+                "fields": ["accepted_statuses", "convert_xml"],
+                "description": "What the response must meet (“Continue if”) and the values stored from it "
+                "(“Response mappings”) are the rows below.",
+            },
+        ),
+        (
+            "Settings",
+            {
+                "fields": [
+                    "cancelable",
+                    "cancel_webhook_url",
+                    "cancel_webhook_method",
+                    "cancel_webhook_body",
+                    "include_context",
+                    "execute_in_rehearsal",
+                    "auto_start",
+                    "fixed_start_time",
+                    "finish_on_success",
+                    "next_action",
+                ]
+            },
+        ),
+    ]
+
+    class Media:
+        css = ADMIN_MEDIA
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.runs.exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @admin.display(description=Action._meta.get_field("client_certificate").verbose_name)
+    def client_certificate_state(self, obj):
+        return stored_state(obj.client_certificate)

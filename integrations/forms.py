@@ -1,0 +1,218 @@
+"""Form pieces shared by the admin (and later the API): JSON text, durations, write-only secrets."""
+
+import json
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.html import format_html
+
+from .models import Action, Integration, Secret
+from .validators import parse_json_text, parse_seconds
+
+
+class MonospaceTextarea(forms.Textarea):
+    """A textarea for JSON, XML and other text where columns matter."""
+
+    def __init__(self, attrs=None):
+        defaults = {"class": "vLargeTextField monospace", "rows": 6, "spellcheck": "false"}
+        super().__init__({**defaults, **(attrs or {})})
+
+
+class JSONTextField(forms.JSONField):
+    """A JSON object typed as text: shown indented, blank means {}, faults named by line and column.
+
+    The model field's validators (e.g. validate_string_map) run afterwards, in the model's full_clean.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("widget", MonospaceTextarea(attrs={"rows": 4}))
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        if self.disabled:
+            return value
+        if value in self.empty_values:
+            return {}
+        if isinstance(value, (dict, list, int, float)):
+            return value
+        return parse_json_text(value)
+
+    def prepare_value(self, value):
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value  # what the person typed, so that they can fix it
+        return json.dumps(value, ensure_ascii=False, indent=2, cls=self.encoder)
+
+
+class DurationSecondsField(forms.Field):
+    """Seconds, typed as a number (10, 2.5) or an ISO 8601 duration (PT10M); cleans to a float."""
+
+    widget = forms.TextInput
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        return parse_seconds(value)
+
+    def prepare_value(self, value):
+        if isinstance(value, float) and value.is_integer():
+            return int(value)  # 600, not 600.0
+        return value
+
+    def widget_attrs(self, widget):
+        return {**super().widget_attrs(widget), "class": "duration-input"}
+
+
+class HttpsURLField(forms.URLField):
+    """A URL typed without its scheme is taken as https (Django 6's default)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(assume_scheme="https", **kwargs)
+
+
+# What a write-only widget hands its field besides text.
+CLEAR = object()
+CONTRADICTION = object()
+# What a write-only field cleans to when left blank: keep the stored value.
+KEEP = object()
+
+
+class WriteOnlyWidget(forms.Widget):
+    """An input that never shows the stored value: only whether one is set, and a "clear" box."""
+
+    def __init__(self, *, multiline=False, clearable=True, attrs=None):
+        super().__init__(attrs)
+        if multiline:
+            self.input = MonospaceTextarea(attrs={"rows": 4})
+        else:
+            # new-password: browsers must not fill in the admin's own saved password.
+            self.input = forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
+        self.clearable = clearable
+        self.is_set = False
+
+    def __deepcopy__(self, memo):
+        copy = super().__deepcopy__(memo)
+        copy.input = self.input.__deepcopy__(memo)
+        return copy
+
+    @staticmethod
+    def clear_name(name):
+        return f"{name}-clear"
+
+    def render(self, name, value, attrs=None, renderer=None):
+        attrs = self.build_attrs(self.attrs, attrs)
+        field = self.input.render(name, None, attrs, renderer)
+        state = format_html(
+            '<span class="write-only-state">Stored value: <strong>{}</strong></span>',
+            "set" if self.is_set else "not set",
+        )
+        clear = ""
+        if self.clearable and self.is_set:
+            clear_id = f"{attrs['id']}-clear" if attrs.get("id") else None
+            box = forms.CheckboxInput().render(self.clear_name(name), False, {"id": clear_id} if clear_id else {})
+            clear = format_html(
+                '<span class="write-only-clear">{} <label for="{}" class="vCheckboxLabel">clear</label></span>',
+                box,
+                clear_id or "",
+            )
+        return format_html('<div class="write-only">{}{}{}</div>', field, state, clear)
+
+    def value_from_datadict(self, data, files, name):
+        value = self.input.value_from_datadict(data, files, name)
+        if self.clearable and forms.CheckboxInput().value_from_datadict(data, files, self.clear_name(name)):
+            return CONTRADICTION if value else CLEAR
+        return value
+
+    def value_omitted_from_data(self, data, files, name):
+        return name not in data and self.clear_name(name) not in data
+
+
+class WriteOnlyField(forms.CharField):
+    """Text that is written, never read back: blank keeps the stored value, "clear" removes it."""
+
+    widget = WriteOnlyWidget
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.stored = False
+
+    def set_stored(self, stored):
+        """Tell the field whether the object already holds a value (a blank entry then keeps it)."""
+        self.stored = stored
+        self.widget.is_set = stored
+        if stored:
+            self.required = False
+
+    def clean(self, value):
+        if value is CONTRADICTION:
+            raise ValidationError("Type a new value or tick “clear”, not both.", code="contradiction")
+        if value is CLEAR:
+            return ""
+        if value in self.empty_values and self.stored:
+            return KEEP
+        return super().clean(value)
+
+    def has_changed(self, initial, data):
+        return data is CLEAR or data is CONTRADICTION or bool(data)
+
+
+class WriteOnlyFieldsMixin:
+    """For a ModelForm with WriteOnlyFields: tells them what is stored, and keeps it when left blank."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            if isinstance(field, WriteOnlyField):
+                field.set_stored(bool(getattr(self.instance, name, "")))
+
+    def clean(self):
+        cleaned_data = super().clean()
+        for name in [name for name, value in cleaned_data.items() if value is KEEP]:
+            # Absent from cleaned_data, the field is left alone by construct_instance.
+            del cleaned_data[name]
+        return cleaned_data
+
+
+class IntegrationForm(WriteOnlyFieldsMixin, forms.ModelForm):
+    class Meta:
+        model = Integration
+        fields = "__all__"
+        field_classes = {
+            "image_url": HttpsURLField,
+            "oauth_token_url": HttpsURLField,
+            "default_headers": JSONTextField,
+            "auth_secret": WriteOnlyField,
+        }
+        widgets = {"auth_secret": WriteOnlyWidget()}
+
+
+class SecretForm(WriteOnlyFieldsMixin, forms.ModelForm):
+    class Meta:
+        model = Secret
+        fields = "__all__"
+        field_classes = {"value": WriteOnlyField}
+        # A secret without a value makes no sense: delete the row instead of clearing it.
+        widgets = {"value": WriteOnlyWidget(clearable=False)}
+
+
+class ActionForm(WriteOnlyFieldsMixin, forms.ModelForm):
+    class Meta:
+        model = Action
+        fields = "__all__"
+        field_classes = {
+            "headers": JSONTextField,
+            "params": JSONTextField,
+            "poll_headers": JSONTextField,
+            "poll_params": JSONTextField,
+            "poll_interval": DurationSecondsField,
+            "poll_timeout": DurationSecondsField,
+            "client_certificate": WriteOnlyField,
+        }
+        widgets = {
+            "url": forms.TextInput(attrs={"class": "vURLField"}),
+            "poll_url": forms.TextInput(attrs={"class": "vURLField"}),
+            "cancel_webhook_url": forms.TextInput(attrs={"class": "vURLField"}),
+            "body": MonospaceTextarea(),
+            "poll_body": MonospaceTextarea(),
+            "cancel_webhook_body": MonospaceTextarea(),
+            "client_certificate": WriteOnlyWidget(multiline=True),
+        }

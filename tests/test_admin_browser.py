@@ -1,0 +1,131 @@
+"""The admin in a real Chromium: an Integrations Admin builds an integration and a polling action.
+
+Screenshots go to test-artifacts/ so that a person can look at the pages.
+"""
+
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from integrations.models import Integration
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed at /usr/bin/chromium"),
+]
+
+
+@pytest.fixture(scope="module")
+def orm_beside_playwright():
+    # Playwright's sync API keeps an event loop running in this thread; Django
+    # then refuses ORM calls from it (even the flush after each test) unless told they are safe.
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        yield
+
+
+@pytest.fixture(scope="module")
+def browser(orm_beside_playwright):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, transactional_db, live_server, admin_user):
+    """A browser tab logged in as an Integrations Admin."""
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(reverse("admin:login"))
+    page.fill("#id_username", admin_user.username)
+    page.fill("#id_password", "alice-password-123")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+    yield page
+    context.close()
+
+
+def screenshot(page, name):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+
+
+def choose_in_autocomplete(page, field, text):
+    page.click(f".field-{field} .select2-selection")
+    page.fill(".select2-search__field", text)
+    page.click(f".select2-results__option:has-text('{text}')")
+
+
+def test_admin_creates_an_integration_and_a_polling_action(page):
+    page.goto(reverse("admin:integrations_integration_add"))
+    page.locator("#id_name").press_sequentially("Ticket Service")
+    page.fill("#id_base_url", "https://tickets.example.test/api")
+    page.fill("#id_default_headers", '{"Accept": "application/json"}')
+    page.click("#secrets-group .add-row a")
+    page.fill("#id_secrets-0-name", "TOKEN")
+    page.fill("#id_secrets-0-value", "browser-PLAINTEXT-secret")
+    assert page.input_value("#id_slug") == "ticket-service"
+    screenshot(page, "integration-add")
+    page.click("input[name=_save]")
+
+    assert "was added successfully" in page.inner_text(".messagelist .success")
+    screenshot(page, "integration-list")
+
+    page.goto(reverse("admin:integrations_action_add"))
+    choose_in_autocomplete(page, "integration", "Ticket Service")
+    page.locator("#id_name").press_sequentially("Create ticket")
+    page.select_option("#id_method", "POST")
+    page.fill("#id_url", "/tickets")
+    page.select_option("#id_body_type", "json")
+    page.fill("#id_body", '{\n  "title": "{{ title }}"\n}')
+    page.select_option("#id_polling_mode", "poll")
+    page.fill("#id_poll_url", "/tickets/{{ ticket_id }}")
+    page.fill("#id_poll_interval", "PT30S")
+    add_row = page.locator("#stop_conditions-group .add-row a")
+    add_row.click()
+    add_row.click()
+    page.fill("#id_stop_conditions-0-path", "status")
+    page.fill("#id_stop_conditions-0-value", "done")
+    page.fill("#id_stop_conditions-1-path", "status")
+    page.fill("#id_stop_conditions-1-value", "failed")
+    page.select_option("#id_stop_conditions-1-outcome", "failure")
+    page.click("input[name=_continue]")
+
+    assert "was added successfully" in page.inner_text(".messagelist .success")
+    screenshot(page, "action-change")
+    integration = Integration.objects.get(slug="ticket-service")
+    action = integration.actions.get()
+    assert action.poll_interval == 30
+    assert [(row.value, row.outcome) for row in action.stop_conditions.all()] == [
+        ("done", "success"),
+        ("failed", "failure"),
+    ]
+
+    page.goto(reverse("admin:integrations_integration_change", args=[integration.pk]))
+    assert "Create ticket" in page.inner_text("#actions-group")
+    assert "browser-PLAINTEXT-secret" not in page.content()
+    assert integration.secrets.get(name="TOKEN").value == "browser-PLAINTEXT-secret"
+    screenshot(page, "integration-change")
+
+
+def test_bad_json_is_shown_on_the_field(page, action):
+    page.goto(reverse("admin:integrations_action_change", args=[action.pk]))
+    page.fill("#id_headers", '{\n  "Accept": \n}')
+    page.click("input[name=_continue]")
+
+    error = page.locator(".field-headers .errorlist")
+    assert "Invalid JSON at line 3, column 1" in error.inner_text()
+    assert page.input_value("#id_headers") == '{\n  "Accept": \n}'
+    font = page.eval_on_selector("#id_headers", "element => getComputedStyle(element).fontFamily")
+    assert "monospace" in font
+    page.locator(".field-headers").scroll_into_view_if_needed()
+    screenshot(page, "action-bad-json")
