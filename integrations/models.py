@@ -20,11 +20,11 @@ from .validators import (
 )
 
 class Method(models.TextChoices):
-    GET = "GET"
-    POST = "POST"
-    PUT = "PUT"
-    PATCH = "PATCH"
-    DELETE = "DELETE"
+    GET = "GET", "GET"
+    POST = "POST", "POST"
+    PUT = "PUT", "PUT"
+    PATCH = "PATCH", "PATCH"
+    DELETE = "DELETE", "DELETE"
 
 
 class BodyType(models.TextChoices):
@@ -54,7 +54,7 @@ class Integration(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, unique=True, help_text="Short unique name used by the API and commands.")
     description = models.TextField(blank=True)
-    image_url = models.URLField(blank=True, help_text="Logo shown in lists; a default image when blank.")
+    image_url = models.URLField("image URL", blank=True, help_text="Logo shown in lists; a default image when blank.")
     base_url = models.CharField(
         "base URL",
         max_length=2000,
@@ -165,7 +165,9 @@ class ActionQuerySet(models.QuerySet):
 class Action(models.Model):
     """One operation of an integration: a request, then optionally polling."""
 
-    integration = models.ForeignKey(Integration, on_delete=models.PROTECT, related_name="actions")
+    # Runs protect an integration and its actions; without runs, deleting an
+    # integration takes its actions with it.
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="actions")
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, help_text="Unique within the integration.")
     description = models.TextField(blank=True)
@@ -175,7 +177,6 @@ class Action(models.Model):
     url = models.CharField(
         "URL",
         max_length=2000,
-        validators=[validate_template],
         help_text="Absolute, or relative to the integration's base URL. Placeholders: {{ name }}.",
     )
     headers = models.JSONField(default=dict, blank=True, validators=[validate_string_map])
@@ -208,7 +209,6 @@ class Action(models.Model):
         "polling URL",
         max_length=2000,
         blank=True,
-        validators=[validate_template],
         help_text="Blank: repeat the request itself. May use fields stored from the first response.",
     )
     poll_headers = models.JSONField("polling headers", default=dict, blank=True, validators=[validate_string_map])
@@ -253,7 +253,7 @@ class Action(models.Model):
     # Settings
     cancelable = models.BooleanField(default=True)
     cancel_webhook_url = models.CharField(
-        "cancel webhook URL", max_length=2000, blank=True, validators=[validate_template],
+        "cancel webhook URL", max_length=2000, blank=True,
         help_text="Called when a run is cancelled. Blank: nothing is called.",
     )
     cancel_webhook_method = models.CharField(
