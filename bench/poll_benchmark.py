@@ -1,0 +1,265 @@
+"""Polling benchmark: N active runs polling a fast local service through the real cluster.
+
+    .venv/bin/python bench/poll_benchmark.py                       # SQLite + ORM broker
+    .venv/bin/python bench/poll_benchmark.py --runs 1000 --seconds 20
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/integrations_bench \\
+      REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/poll_benchmark.py
+
+For each N it makes a fresh database, N runs already polling (due times
+spread over one interval), starts `runworkers` (with a row counter) and a
+fast local service, and measures over a window: polls per second, lag of
+each poll behind its due time (p50/p95/p99), CPU seconds per poll of the
+cluster's processes, rows written per poll; then how long a met stop
+condition takes to end its run; then the same number of calls made by a
+bare requests.Session loop, with the ratio.
+"""
+
+import argparse
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def percentile(values, fraction):
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def group_cpu_seconds(pgid):
+    """User + system CPU of every live process in a process group."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as file:
+                fields = file.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # field 5 of stat, counted after the command name
+            total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
+
+def rows_written(directory):
+    total = 0
+    for path in Path(directory).glob("writes-*"):
+        try:
+            total += int(path.read_text() or 0)
+        except ValueError:
+            pass
+    return total
+
+
+def fresh_database(url, directory):
+    """A database URL with an empty, migrated schema."""
+    if not url:
+        return f"sqlite:///{directory}/bench.sqlite3"
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return url
+
+
+SETUP = """
+import django, os, sys
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+from datetime import timedelta
+from django.utils import timezone
+from integrations.models import Action, Integration, StopCondition
+from runs.models import Run, Status
+n, interval, port = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+integration = Integration.objects.create(name="Bench", slug="bench", base_url=f"http://127.0.0.1:{port}")
+action = Action.objects.create(integration=integration, name="Poll", slug="poll", method="GET",
+    url="/poll/{{ run.id }}", polling_mode="poll", poll_interval=interval,
+    poll_params={"attempt": "{{ run.attempt }}"}, read_timeout=10, connect_timeout=5)
+StopCondition.objects.create(action=action, path="status", value="done", outcome="success")
+start = timezone.now() + timedelta(seconds=float(sys.argv[4]))
+runs = [Run(action=action, integration=integration, status=Status.POLLING, started_at=timezone.now(),
+            next_poll_at=start + timedelta(seconds=interval * i / n)) for i in range(n)]
+Run.objects.bulk_create(runs, batch_size=2000)
+with open(sys.argv[5], "w") as f:
+    for run in Run.objects.order_by("id").values_list("id", "next_poll_at"):
+        f.write(f"{run[0]} {run[1].timestamp():.6f}\\n")
+"""
+
+FINISHED = """
+import django, sys, time
+django.setup()
+from runs.models import Run
+ids = [int(x) for x in sys.argv[1].split(",")]
+Run.objects.filter(pk__in=ids[:1]).exists()  # connected and ready before the answers change
+open(sys.argv[4], "w").close()  # from now on the service answers "done"
+deadline = time.time() + float(sys.argv[2])
+seen = {}
+while len(seen) < len(ids) and time.time() < deadline:
+    now = time.time()
+    for pk in Run.objects.filter(pk__in=ids, finished_at__isnull=False).values_list("pk", flat=True):
+        seen.setdefault(pk, now)
+    time.sleep(0.01)
+with open(sys.argv[3], "w") as f:
+    for pk, at in seen.items():
+        f.write(f"{pk} {at:.6f}\\n")
+"""
+
+
+def bench(n, args, database_url, redis_url):
+    directory = tempfile.mkdtemp(prefix="integrations-bench-")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "integrations_site.settings", "BENCH_DIR": directory,
+           "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING", "Q_CLUSTER_NAME": f"bench{os.getpid()}"}
+    env["DATABASE_URL"] = fresh_database(database_url, directory)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    else:
+        env.pop("REDIS_URL", None)
+
+    server_log, done_flag, port_file = f"{directory}/server.log", f"{directory}/done", f"{directory}/port"
+    server = subprocess.Popen([sys.executable, str(ROOT / "bench/fast_server.py"), "--log", server_log,
+                               "--done-flag", done_flag, "--port-file", port_file], start_new_session=True)
+    while not os.path.exists(port_file) or not Path(port_file).read_text():
+        time.sleep(0.05)
+    port = int(Path(port_file).read_text())
+
+    warmup = 8.0
+    due_file = f"{directory}/due"
+    subprocess.run(
+        [sys.executable, "-c", SETUP, str(n), str(args.interval), str(port), str(warmup), due_file],
+        cwd=ROOT, env=env, check=True)
+    first_due = {int(line.split()[0]): float(line.split()[1]) for line in Path(due_file).read_text().splitlines()}
+
+    workers = subprocess.Popen([sys.executable, str(ROOT / "bench/workers.py")], cwd=ROOT, env=env,
+                               start_new_session=True, stdout=subprocess.DEVNULL)
+    polls_start = min(first_due.values())
+    window_start = polls_start + args.interval  # one interval of warm-up polling
+    window_end = window_start + args.seconds
+    time.sleep(max(0, window_start - time.time()))
+    cpu0, rows0 = group_cpu_seconds(workers.pid), rows_written(directory)
+    time.sleep(max(0, window_end - time.time()))
+    cpu1, rows1 = group_cpu_seconds(workers.pid), rows_written(directory)
+
+    # A met stop condition: the watcher makes the service answer "done" and
+    # notes when each watched run is seen finished.
+    watched = sorted(first_due)[:: max(1, n // 200)]
+    finished_file = f"{directory}/finished"
+    subprocess.run([sys.executable, "-c", FINISHED, ",".join(map(str, watched)),
+                    str(args.interval * 3 + 10), finished_file, done_flag], cwd=ROOT, env=env, check=True)
+
+    os.kill(workers.pid, signal.SIGTERM)
+    try:
+        workers.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        print("  (the cluster did not stop within 60 s of SIGTERM; killed)", flush=True)
+        os.killpg(workers.pid, signal.SIGKILL)
+    os.killpg(server.pid, signal.SIGTERM)
+    server.wait(timeout=30)
+
+    polls = {}
+    done_answer = {}
+    for line in Path(server_log).read_text().splitlines():
+        run_id, attempt, at, answer = line.split()
+        run_id = int(run_id)
+        polls.setdefault(run_id, []).append((int(attempt), float(at)))
+        if answer == "done":
+            done_answer.setdefault(run_id, float(at))
+    in_window = sum(1 for items in polls.values() for _, at in items if window_start <= at < window_end)
+    lags = []
+    for run_id, items in polls.items():
+        items.sort()
+        due = first_due[run_id]
+        for attempt, at in items:
+            if window_start <= at < window_end:
+                lags.append(at - due)
+            due = at + args.interval
+    duplicates = sum(len(items) - len({a for a, _ in items}) for items in polls.values())
+    ends = []
+    for line in Path(finished_file).read_text().splitlines():
+        run_id, seen_at = int(line.split()[0]), float(line.split()[1])
+        if run_id in done_answer:
+            ends.append(seen_at - done_answer[run_id])
+
+    bare = bare_loop(calls=min(in_window, args.bare_calls), directory=directory)
+    shutil.rmtree(directory, ignore_errors=True)
+
+    cpu_per_poll = (cpu1 - cpu0) / in_window if in_window else float("nan")
+    return {
+        "runs": n,
+        "polls_per_s": in_window / args.seconds,
+        "target_per_s": n / args.interval,
+        "lag_p50_ms": percentile(lags, 0.50) * 1000,
+        "lag_p95_ms": percentile(lags, 0.95) * 1000,
+        "lag_p99_ms": percentile(lags, 0.99) * 1000,
+        "cpu_ms_per_poll": cpu_per_poll * 1000,
+        "rows_per_poll": (rows1 - rows0) / in_window if in_window else float("nan"),
+        "end_p50_ms": percentile(ends, 0.50) * 1000,
+        "end_max_ms": max(ends) * 1000 if ends else float("nan"),
+        "ends_seen": f"{len(ends)}/{len(watched)}",
+        "duplicate_attempts": duplicates,
+        "bare_cpu_ms": bare["cpu_ms"],
+        "bare_per_s": bare["per_s"],
+        "cpu_ratio": cpu_per_poll * 1000 / bare["cpu_ms"] if bare["cpu_ms"] else float("nan"),
+    }
+
+
+def bare_loop(calls, directory):
+    """The same calls from one requests.Session in a plain loop (a fresh service, so logs don't mix)."""
+    import requests
+
+    log, flag, pfile = f"{directory}/bare.log", f"{directory}/bare-done", f"{directory}/bare-port"
+    server = subprocess.Popen([sys.executable, str(ROOT / "bench/fast_server.py"), "--log", log,
+                               "--done-flag", flag, "--port-file", pfile], start_new_session=True)
+    while not os.path.exists(pfile) or not Path(pfile).read_text():
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{Path(pfile).read_text()}/poll/1"
+    session = requests.Session()
+    calls = max(calls, 100)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for attempt in range(calls):
+        session.get(url, params={"attempt": attempt}, timeout=10).json()
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    os.killpg(server.pid, signal.SIGTERM)
+    server.wait(timeout=30)
+    return {"cpu_ms": cpu / calls * 1000, "per_s": calls / wall}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, nargs="+", default=[100, 1000, 10000])
+    parser.add_argument("--interval", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=30.0, help="measurement window per N")
+    parser.add_argument("--bare-calls", type=int, default=20000)
+    args = parser.parse_args()
+    database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
+    where = ("PostgreSQL" if database_url else "SQLite") + (" + Redis broker" if redis_url else " + ORM broker")
+    print(f"Polling benchmark: {where}, interval {args.interval:g} s, window {args.seconds:g} s, {os.cpu_count()} cores")
+    header = ("runs", "polls/s", "target", "lag p50", "p95", "p99 ms", "CPU ms/poll", "rows/poll",
+              "end p50", "max ms", "bare ms/call", "ratio", "dup")
+    print("{:>6} {:>8} {:>7} {:>8} {:>7} {:>7} {:>11} {:>9} {:>8} {:>7} {:>12} {:>6} {:>4}".format(*header))
+    for n in args.runs:
+        r = bench(n, args, database_url, redis_url)
+        print("{runs:>6} {polls_per_s:>8.1f} {target_per_s:>7.0f} {lag_p50_ms:>8.0f} {lag_p95_ms:>7.0f} "
+              "{lag_p99_ms:>7.0f} {cpu_ms_per_poll:>11.2f} {rows_per_poll:>9.2f} {end_p50_ms:>8.0f} "
+              "{end_max_ms:>7.0f} {bare_cpu_ms:>12.2f} {cpu_ratio:>6.1f} {duplicate_attempts:>4}".format(**r),
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
