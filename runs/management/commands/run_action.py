@@ -73,5 +73,8 @@ class Command(BaseCommand):
 
     def _line(self, exchange):
         repeat = f" (x{exchange.repeat_count})" if exchange.repeat_count > 1 else ""
-        outcome = exchange.error or (f"{exchange.status_code}" if exchange.status_code else "not sent")
+        if exchange.kind == "callback":
+            outcome = "received"
+        else:
+            outcome = exchange.error or (f"{exchange.status_code}" if exchange.status_code else "not sent")
         return f"  {exchange.get_kind_display()} #{exchange.attempt}{repeat}: {exchange.method} {exchange.url} -> {outcome}. {exchange.decision}"
