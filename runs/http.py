@@ -7,6 +7,7 @@ on the address actually connected to. Every failure becomes a SendError
 that says what went wrong and whether trying again can help.
 """
 
+import functools
 import ipaddress
 import os
 import socket
@@ -19,7 +20,6 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 from django.conf import settings
-from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
@@ -128,109 +128,173 @@ class GuardedHTTPSConnectionPool(HTTPSConnectionPool):
     ConnectionCls = GuardedHTTPSConnection
 
 
-class GuardedAdapter(HTTPAdapter):
-    def init_poolmanager(self, *args, **kwargs):
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": GuardedHTTPConnectionPool,
-            "https": GuardedHTTPSConnectionPool,
-        }
+# --- proxies from the environment --------------------------------------------------
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
 
-# --- sessions: one per thread, so connections are reused ---------------------------
+def environment_proxies(url):
+    """The proxies HTTP(S)_PROXY, ALL_PROXY and NO_PROXY name for ``url`` ({} when none or bypassed).
 
-_local = threading.local()
+    requests would work this out again on every call (trust_env), which costs
+    more CPU than the rest of a request; the answer only changes with the
+    environment, so it is kept per host and per value of those variables.
+    """
+    parts = urlsplit(url)
+    environment = tuple(os.environ.get(name) for name in PROXY_VARIABLES)
+    return _environment_proxies(environment, f"{parts.scheme}://{parts.netloc}")
 
 
-def _session(use_env_proxy):
-    sessions = getattr(_local, "sessions", None)
-    if sessions is None:
-        sessions = _local.sessions = {}
-    session = sessions.get(use_env_proxy)
-    if session is None:
-        session = requests.Session()
-        session.trust_env = use_env_proxy
-        adapter = GuardedAdapter(pool_connections=20, pool_maxsize=20, max_retries=0)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        sessions[use_env_proxy] = session
-    return session
+@functools.lru_cache(maxsize=4096)
+def _environment_proxies(environment, origin):
+    proxies = requests.utils.get_environ_proxies(origin)
+    return proxies if requests.utils.select_proxy(origin, proxies) else {}
+
+
+def _check_proxied_host(url):
+    """Behind a proxy the connection goes to the proxy, so the target's own addresses are checked here."""
+    parts = urlsplit(url)
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+    except OSError:
+        return  # the proxy resolves it, or fails to
+    for info in infos:
+        check_address(info[4][0], parts.hostname)
+
+
+# --- connection pools: one per process (and per proxy), so connections are reused ----
+
+_pools_lock = threading.Lock()
+_pools = {}
+USER_AGENT = "Integrations (Django) urllib3/" + urllib3.__version__
+DEFAULT_HEADERS = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate", "Accept": "*/*"}
+CA_BUNDLE = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or requests.utils.DEFAULT_CA_BUNDLE_PATH
+
+
+def _manager(proxy_url):
+    """The pool manager for direct requests (``proxy_url`` "") or for one proxy, made once."""
+    manager = _pools.get(proxy_url)
+    if manager is None:
+        with _pools_lock:
+            manager = _pools.get(proxy_url)
+            if manager is None:
+                size = settings.INTEGRATIONS_SEND_THREADS + 4
+                if proxy_url:
+                    proxy = requests.utils.prepend_scheme_if_needed(proxy_url, "http")
+                    user, password = requests.utils.get_auth_from_url(proxy)
+                    proxy_headers = urllib3.util.make_headers(proxy_basic_auth=f"{user}:{password}") if user else None
+                    manager = urllib3.ProxyManager(proxy, proxy_headers=proxy_headers, num_pools=20, maxsize=size)
+                else:
+                    manager = urllib3.PoolManager(num_pools=50, maxsize=size)
+                manager.pool_classes_by_scheme = {"http": GuardedHTTPConnectionPool, "https": GuardedHTTPSConnectionPool}
+                _pools[proxy_url] = manager
+    return manager
 
 
 def send(outbound):
-    """Send ``outbound`` and return what came back; raise SendError when nothing usable did."""
+    """Send ``outbound`` and return what came back; raise SendError when nothing usable did.
+
+    Sent with urllib3, which requests is built on: a requests.Session costs
+    more CPU per call than the rest of a poll, and its cookie jar would carry
+    one run's cookies into another's requests. No cookies, redirects or
+    retries happen here; proxies follow the environment as requests reads it.
+    """
     limit = settings.INTEGRATIONS_MAX_RESPONSE_BYTES
     started = time.monotonic()
     deadline = started + outbound.connect_timeout + outbound.read_timeout
     cert_file = None
     _check_literal_address(outbound.url)
+    proxies = environment_proxies(outbound.url) if outbound.use_env_proxy else {}
+    proxy_url = requests.utils.select_proxy(outbound.url, proxies) or ""
+    if proxy_url:
+        _check_proxied_host(outbound.url)
+    headers = {**DEFAULT_HEADERS, **outbound.headers}
+    response, complete = None, False
     try:
         if outbound.client_certificate:
             cert_file = _write_certificate(outbound.client_certificate)
-        response = _session(outbound.use_env_proxy).request(
+        tls = {
+            "cert_reqs": "CERT_REQUIRED" if outbound.verify else "CERT_NONE",
+            "ca_certs": CA_BUNDLE if outbound.verify else None,
+            "cert_file": cert_file,
+        }
+        pool = _manager(proxy_url).connection_from_url(outbound.url, pool_kwargs=tls)
+        response = pool.urlopen(
             outbound.method,
-            outbound.url,
-            headers=outbound.headers,
-            data=outbound.body,
-            timeout=(outbound.connect_timeout, outbound.read_timeout),
-            verify=outbound.verify,
-            cert=cert_file,
-            allow_redirects=False,
-            stream=True,
+            # A proxy forwarding plain HTTP takes the whole URL; a direct request or a tunnel the path.
+            outbound.url if proxy_url and outbound.url.startswith("http:") else _request_target(outbound.url),
+            headers=headers,
+            body=outbound.body,
+            timeout=urllib3.Timeout(connect=outbound.connect_timeout, read=outbound.read_timeout),
+            retries=False,
+            redirect=False,
+            assert_same_host=False,
+            preload_content=False,
         )
-        with response:
-            chunks, received, truncated = [], 0, False
-            while True:
-                # read1 returns what has arrived so far, so a body that trickles in
-                # (a byte at a time, never ending) still meets the deadline below.
-                chunk = response.raw.read1(65536, decode_content=True)
-                if not chunk:
-                    break
-                received += len(chunk)
-                if received > limit:
-                    chunks.append(chunk[: len(chunk) - (received - limit)])
-                    truncated = True
-                    break
-                chunks.append(chunk)
-                if time.monotonic() > deadline:
-                    raise SendError(
-                        "too_slow",
-                        f"The response body was still arriving after {outbound.connect_timeout + outbound.read_timeout:g} s "
-                        "(connect + read timeout); gave up.",
-                    )
-            size = received
-            if truncated:
-                declared = response.headers.get("Content-Length", "")
-                size = int(declared) if declared.isdigit() else received
-            return Received(
-                status=response.status_code,
-                headers=dict(response.headers),
-                body=b"".join(chunks),
-                size=size,
-                truncated=truncated,
-                duration=time.monotonic() - started,
-            )
+        chunks, received, truncated = [], 0, False
+        while True:
+            # read1 returns what has arrived so far, so a body that trickles in
+            # (a byte at a time, never ending) still meets the deadline below.
+            chunk = response.read1(65536, decode_content=True)
+            if not chunk:
+                complete = True
+                break
+            received += len(chunk)
+            if received > limit:
+                chunks.append(chunk[: len(chunk) - (received - limit)])
+                truncated = True
+                break
+            chunks.append(chunk)
+            if time.monotonic() > deadline:
+                raise SendError(
+                    "too_slow",
+                    f"The response body was still arriving after {outbound.connect_timeout + outbound.read_timeout:g} s "
+                    "(connect + read timeout); gave up.",
+                )
+        size = received
+        if truncated:
+            declared = response.headers.get("Content-Length", "")
+            size = int(declared) if declared.isdigit() else received
+        return Received(
+            status=response.status,
+            headers=dict(response.headers),
+            body=b"".join(chunks),
+            size=size,
+            truncated=truncated,
+            duration=time.monotonic() - started,
+        )
     except SendError:
         raise
-    except requests.exceptions.SSLError as exc:
+    except urllib3.exceptions.SSLError as exc:
         raise SendError("tls", f"TLS failed: {_cause(exc)}") from None
-    except requests.exceptions.ConnectTimeout:
-        raise SendError("timeout", f"No connection within {outbound.connect_timeout:g} s (connect timeout).") from None
-    except (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError, socket.timeout):
-        raise SendError("timeout", f"No answer within {outbound.read_timeout:g} s (read timeout).") from None
-    except requests.exceptions.ConnectionError as exc:
-        blocked = _find_send_error(exc)
-        if blocked:
-            raise blocked from None
+    except urllib3.exceptions.NewConnectionError as exc:
         raise SendError("connection", f"Connection failed: {_cause(exc)}") from None
-    except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
-        blocked = _find_send_error(exc)
-        if blocked:
-            raise blocked from None
+    except urllib3.exceptions.ConnectTimeoutError:
+        raise SendError("timeout", f"No connection within {outbound.connect_timeout:g} s (connect timeout).") from None
+    except (urllib3.exceptions.ReadTimeoutError, socket.timeout):
+        raise SendError("timeout", f"No answer within {outbound.read_timeout:g} s (read timeout).") from None
+    except urllib3.exceptions.ProxyError as exc:
+        raise SendError("connection", f"The proxy {_without_credentials(proxy_url)} failed: {_cause(exc)}") from None
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise SendError("connection", f"The request failed: {_cause(exc)}") from None
     finally:
+        if response is not None:
+            if not complete:
+                response.close()  # a body left unread (capped, too slow) cannot share its connection
+            response.release_conn()
         if cert_file:
             os.unlink(cert_file)
+
+
+def _request_target(url):
+    """The path and query that go on the request line of a direct request."""
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def _without_credentials(url):
+    parts = urlsplit(url)
+    return url.replace(f"{parts.username}:{parts.password}@", "***@") if parts.password else url
 
 
 def _write_certificate(pem):
@@ -238,22 +302,6 @@ def _write_certificate(pem):
     with os.fdopen(handle, "w") as file:
         file.write(pem)
     return path
-
-
-def _find_send_error(exc):
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, SendError):
-            return exc
-        for arg in getattr(exc, "args", ()):
-            if isinstance(arg, SendError):
-                return arg
-            found = _find_send_error(getattr(arg, "reason", None)) if hasattr(arg, "reason") else None
-            if found:
-                return found
-        exc = getattr(exc, "reason", None) or exc.__cause__ or exc.__context__
-    return None
 
 
 def _cause(exc):

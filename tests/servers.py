@@ -51,13 +51,20 @@ class Received:
 
 
 class ScriptedServer:
-    def __init__(self):
+    def __init__(self, ssl_context=None):
+        """``ssl_context``: a server-side ssl.SSLContext to speak HTTPS."""
         self.scripts = {}
         self.requests = []
         self.lock = threading.Lock()
         self.arrived = threading.Condition(self.lock)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.server.daemon_threads = True
+        self.scheme = "http"
+        if ssl_context is not None:
+            # The handshake happens in the handler's thread, so a refused client cannot stall the server.
+            self.server.socket = ssl_context.wrap_socket(self.server.socket, server_side=True,
+                                                         do_handshake_on_connect=False)
+            self.scheme = "https"
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self):
@@ -71,7 +78,7 @@ class ScriptedServer:
     @property
     def base_url(self):
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{self.scheme}://{host}:{port}"
 
     def url(self, path=""):
         return self.base_url + path
