@@ -118,6 +118,9 @@ class ScriptedServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body are written separately: without TCP_NODELAY, Nagle and the
+            # client's delayed ACK hold every answer back ~40 ms.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):
                 pass
