@@ -70,10 +70,13 @@ WSGI_APPLICATION = "integrations_site.wsgi.application"
 # scale-out. On SQLite, WAL lets readers work beside the one writer, and
 # IMMEDIATE transactions take the write lock up front so that concurrent
 # writers wait (busy timeout) instead of failing with "database is locked".
+# Connections are kept (checked before reuse): django-q2 closes old connections
+# before every task, and opening one cost more than the polls a task sends.
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=envint("DB_CONN_MAX_AGE", 0),
+        conn_max_age=envint("DB_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

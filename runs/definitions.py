@@ -52,6 +52,29 @@ def definition_for(action, integration=None):
     return definition
 
 
+def definitions_for(runs):
+    """The snapshot of each run's action, by action id.
+
+    One small query reads the actions' change stamps; only an action that
+    changed since its snapshot was taken is loaded again, whole.
+    """
+    from integrations.models import Action
+
+    stamps = Action.objects.filter(pk__in={run.action_id for run in runs}).values_list(
+        "pk", "updated_at", "integration_id", "integration__updated_at"
+    )
+    found, stale = {}, []
+    for key in stamps:
+        cached = _cache.get(key[0])
+        if cached and cached[0] == key:
+            found[key[0]] = cached[1]
+        else:
+            stale.append(key[0])
+    for action in Action.objects.filter(pk__in=stale).select_related("integration"):
+        found[action.pk] = definition_for(action, action.integration)
+    return found
+
+
 def _load(action, integration):
     from integrations.models import MappingSource
 

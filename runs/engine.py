@@ -9,6 +9,7 @@ sent, so two workers never send for one run and a crashed attempt is never
 sent again under the same number.
 """
 
+import functools
 import hashlib
 import logging
 import random
@@ -28,7 +29,7 @@ from integrations.models import AuthType, Backoff, ErrorPolicy, Outcome, Polling
 from integrations.templating import UnknownPlaceholder
 
 from . import oauth
-from .definitions import definition_for
+from .definitions import definition_for, definitions_for
 from .evaluation import mapped_fields, read_answer, stop_decision, unmet_conditions
 from .http import SendError, send
 from .models import ACTIVE, REFIREABLE, Exchange, ExchangeKind, FailedPart, Run, Status
@@ -189,13 +190,12 @@ def process_batch(run_ids, token):
     """Do the due work of the runs in ``run_ids`` that are still leased under ``token``."""
     now = timezone.now()
     work_token = secrets.token_hex(16)
-    runs = list(
-        Run.objects.filter(pk__in=run_ids, lease_token=token, lease_until__gt=now).select_related(
-            "action", "integration"
-        )
-    )
+    runs = list(Run.objects.filter(pk__in=run_ids, lease_token=token, lease_until__gt=now))
     if not runs:
         return 0
+    definitions = definitions_for(runs)
+    for run in runs:
+        run.action = definitions[run.action_id].action
     longest = max(run.action.connect_timeout + run.action.read_timeout for run in runs)
     lease_until = now + timedelta(seconds=2 * longest + settings.INTEGRATIONS_LEASE_SECONDS)
     # Take the lease over and count the poll before sending: a worker that
@@ -216,7 +216,7 @@ def process_batch(run_ids, token):
             continue
         if run.status == Status.POLLING:
             run.attempt += 1
-        steps.append(Step(run, definition_for(run.action, run.integration), now))
+        steps.append(Step(run, definitions[run.action_id], now))
 
     for step in steps:
         step.prepare()
@@ -269,8 +269,18 @@ def _write_back(steps, work_token):
             )
 
 
+_PLAIN = {"CharField", "TextField", "IntegerField", "PositiveIntegerField", "BooleanField"}
+
+
+@functools.cache
+def _digest_key():
+    return hashlib.sha256(f"answer digest|{settings.SECRET_KEY}".encode()).digest()
+
+
 def _db_value(model, name, value):
     field = model._meta.get_field(name)
+    if value is None or isinstance(value, (str, int)) and field.get_internal_type() in _PLAIN:
+        return value
     if field.is_relation and isinstance(value, models.Model):
         value = value.pk
     return field.get_db_prep_save(value, connection)
@@ -577,16 +587,18 @@ class Step:
             return None
 
     def _poll_exchange(self, error="", failed=""):
-        exchange = self._exchange(ExchangeKind.POLL, error=error, failed=failed)
-        digest = hashlib.sha256(
-            f"{exchange.status_code}|{exchange.error}|{exchange.response_body}".encode()
-        ).hexdigest()
-        run = self.run
+        received, run = self.received, self.run
+        answer = b"" if error or received is None else received.body
+        status = "" if error or received is None else received.status
+        # Keyed, so the stored digest of an answer that held a secret cannot be used to guess it.
+        digest = hashlib.blake2b(f"{status}|{error}|".encode() + answer, key=_digest_key(), digest_size=32).hexdigest()
         if digest == run.last_answer_digest and run.last_exchange_id:
-            # The same answer as the poll before: counted on that exchange, not logged again.
+            # The same answer as the poll before: counted on that exchange, not
+            # logged again, so what is decided about it is noted nowhere else.
             self.repeat_of = run.last_exchange_id
-            return exchange
+            return _Unlogged(failed_part=failed)
         run.last_answer_digest = digest
+        exchange = self._exchange(ExchangeKind.POLL, error=error, failed=failed)
         self.exchanges.append(exchange)
         return exchange
 
@@ -650,6 +662,14 @@ class Step:
         if self.exchanges and self.exchanges[-1].kind == ExchangeKind.POLL:
             values["last_exchange"] = self.exchanges[-1]
         return values
+
+
+@dataclass
+class _Unlogged:
+    """What the engine notes about an exchange that is not saved (a repeated answer)."""
+
+    decision: str = ""
+    failed_part: str = ""
 
 
 def _capped(data):
