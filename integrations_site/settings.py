@@ -123,7 +123,9 @@ REST_FRAMEWORK = {
 REDIS_URL = os.environ.get("REDIS_URL", "")
 Q_CLUSTER = {
     "name": os.environ.get("Q_CLUSTER_NAME", "integrations"),
-    "workers": envint("Q_WORKERS", 2),
+    # One more than the cores: a worker spends part of each batch waiting on
+    # the network and the database, and the spare one fills those gaps.
+    "workers": envint("Q_WORKERS", (os.cpu_count() or 1) + 1),
     "recycle": 5000,
     "timeout": envint("Q_TIMEOUT", 300),
     "retry": envint("Q_TIMEOUT", 300) + 60,
