@@ -136,9 +136,9 @@ PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_p
 def environment_proxies(url):
     """The proxies HTTP(S)_PROXY, ALL_PROXY and NO_PROXY name for ``url`` ({} when none or bypassed).
 
-    requests would work this out again on every call (trust_env), which costs
-    more CPU than the rest of a request; the answer only changes with the
-    environment, so it is kept per host and per value of those variables.
+    Working it out (as requests does) costs more CPU than sending a request;
+    the answer only changes with the environment, so it is kept per host and
+    per value of those variables.
     """
     parts = urlsplit(url)
     environment = tuple(os.environ.get(name) for name in PROXY_VARIABLES)
@@ -305,7 +305,7 @@ def _write_certificate(pem):
 
 
 def _cause(exc):
-    """The innermost reason of a requests/urllib3 error, in one line."""
+    """The innermost reason of a urllib3 or socket error, in one line."""
     seen = set()
     current = exc
     while True:
