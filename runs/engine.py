@@ -248,7 +248,8 @@ def _write_back(steps, work_token):
     itself, so the statements are compiled once and sent with executemany.
     """
     qn = connection.ops.quote_name
-    repeats = [(_db_value(Exchange, "last_at", step.now), step.repeat_of) for step in steps if step.repeat_of]
+    last_at = Exchange._meta.get_field("last_at")
+    repeats = [(_db_value(last_at, step.now), step.repeat_of) for step in steps if step.repeat_of]
     groups = {}
     for step in steps:
         changes = {**step.changes(), "lease_token": "", "lease_until": None}
@@ -261,10 +262,11 @@ def _write_back(steps, work_token):
                 repeats,
             )
         for names, rows in groups.items():
-            columns = ", ".join(f"{qn(Run._meta.get_field(name).column)} = %s" for name in names)
+            fields = [Run._meta.get_field(name) for name in names]
+            columns = ", ".join(f"{qn(field.column)} = %s" for field in fields)
             cursor.executemany(
                 f"UPDATE {qn(Run._meta.db_table)} SET {columns} WHERE {qn('id')} = %s AND {qn('lease_token')} = %s",
-                [[_db_value(Run, name, value) for name, value in changes.items()] + [pk, work_token]
+                [[_db_value(field, changes[field.name]) for field in fields] + [pk, work_token]
                  for pk, changes in rows],
             )
 
@@ -277,8 +279,7 @@ def _digest_key():
     return hashlib.sha256(f"answer digest|{settings.SECRET_KEY}".encode()).digest()
 
 
-def _db_value(model, name, value):
-    field = model._meta.get_field(name)
+def _db_value(field, value):
     if value is None or isinstance(value, (str, int)) and field.get_internal_type() in _PLAIN:
         return value
     if field.is_relation and isinstance(value, models.Model):
