@@ -199,6 +199,13 @@ class Action(models.Model):
         "use proxy from environment", default=True, help_text="Honour HTTP_PROXY, HTTPS_PROXY and NO_PROXY."
     )
     convert_xml = models.BooleanField("convert XML response to JSON", default=False)
+    safe_to_repeat = models.BooleanField(
+        "first request is safe to repeat",
+        default=False,
+        help_text="Tick when sending the first request twice does no harm (it creates nothing, or the service "
+        "ignores repeats). GET, PUT and DELETE are always repeated where needed; a POST or PATCH is repeated "
+        "only when it surely never reached the service, unless this is ticked.",
+    )
 
     # Polling
     polling_mode = models.CharField(max_length=10, choices=PollingMode.choices, default=PollingMode.NONE)
