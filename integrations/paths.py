@@ -18,7 +18,7 @@ MISSING = object()
 
 @dataclass(frozen=True)
 class Response:
-    """What a path can read: status code, headers (a dict) and the parsed body."""
+    """What a path can read: status code, headers (a mapping whose names ignore case) and the parsed body."""
 
     status: int | None
     headers: dict
@@ -71,10 +71,8 @@ def resolve(path, response):
     if kind == "body":
         return response.body if response.body is not None else MISSING
     if kind == "header":
-        for key, value in (response.headers or {}).items():
-            if key.lower() == compiled:
-                return value
-        return MISSING
+        value = (response.headers or {}).get(compiled)
+        return MISSING if value is None else value
     if kind == "jsonpath":
         matches = [match.value for match in compiled.find(response.body)]
         if not matches:

@@ -10,6 +10,7 @@ moves forward.
 import threading
 from dataclasses import dataclass
 
+from integrations.templating import Context, UnknownPlaceholder
 from integrations.validators import parse_statuses
 
 from .redaction import Redactor
@@ -78,10 +79,20 @@ def definitions_for(runs):
 def _load(action, integration):
     from integrations.models import MappingSource
 
+    from .outbound import auth_values
+
     secrets = {secret.name: secret.value for secret in integration.secrets.all()}
     redactor = Redactor(integration.secret_values())
     if integration.auth_type == "basic" and integration.auth_secret:
         redactor.add_basic_auth(integration.auth_username, integration.auth_secret)
+        # The usual case of placeholders there: filled from secrets alone ({{ secrets.PASSWORD }}).
+        try:
+            values = auth_values(integration, Context({"secrets": secrets}))
+        except UnknownPlaceholder:
+            pass  # filled from a run's values: masked when that run's request is built
+        else:
+            redactor.add(values["auth_secret"])
+            redactor.add_basic_auth(values["auth_username"], values["auth_secret"])
     if action.client_certificate:
         redactor.add(action.client_certificate)
     mappings = list(action.mappings.all())

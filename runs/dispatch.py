@@ -8,30 +8,31 @@ dispatchers may run at once: a run is claimed by one lease only.
 
 import logging
 import secrets
-import threading
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from . import heartbeats
 from .models import Run
 
 log = logging.getLogger(__name__)
 
 
 def claim_due(limit, *, now=None):
-    """Lease up to ``limit`` due runs; returns (run ids, lease token)."""
+    """Lease up to ``limit`` due runs; returns (run ids, lease token).
+
+    A run is due when its next_poll_at has come and its lease is free: it has
+    none, it lapsed, or its holder stopped beating (heartbeats.lease_free).
+    The claim lasts INTEGRATIONS_LEASE_SECONDS, the time its task may wait in
+    the queue; the worker that takes it over leases it for its own timeouts.
+    """
     now = now or timezone.now()
     token = secrets.token_hex(16)
     with transaction.atomic():
-        due = (
-            Run.objects.filter(next_poll_at__lte=now)
-            .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-            .order_by("next_poll_at")
-        )
+        due = Run.objects.filter(next_poll_at__lte=now).filter(heartbeats.lease_free(now)).order_by("next_poll_at")
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True)
         # On SQLite the IMMEDIATE transaction holds the write lock from here on,
@@ -39,7 +40,9 @@ def claim_due(limit, *, now=None):
         ids = list(due.values_list("pk", flat=True)[:limit])
         if ids:
             Run.objects.filter(pk__in=ids).update(
-                lease_token=token, lease_until=now + timedelta(seconds=settings.INTEGRATIONS_LEASE_SECONDS)
+                lease_token=token,
+                lease_holder=heartbeats.holder(),
+                lease_until=now + timedelta(seconds=settings.INTEGRATIONS_LEASE_SECONDS),
             )
     return ids, token
 
@@ -67,8 +70,12 @@ def dispatch_forever(stop):
             stop.wait(tick)
 
 
-def start_dispatcher():
-    """Run dispatch_forever in a daemon thread; returns its stop event."""
-    stop = threading.Event()
-    threading.Thread(target=dispatch_forever, args=(stop,), name="dispatcher", daemon=True).start()
-    return stop
+def beat_forever(stop):
+    """Write this process's heartbeat every second until ``stop`` is set (its own thread, so a slow claim
+    never makes a live cluster look dead)."""
+    while not stop.wait(heartbeats.EVERY):
+        try:
+            heartbeats.beat()
+        except Exception:
+            log.exception("Heartbeat failed; trying again")
+            close_old_connections()

@@ -20,9 +20,10 @@ class Answer:
 
 
 def read_answer(status, headers, raw, *, convert_xml, truncated=False):
+    """``headers``: a mapping whose names ignore case (urllib3's HTTPHeaderDict)."""
     text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else (raw or "")
     body, error = None, ""
-    content_type = next((value for key, value in headers.items() if key.lower() == "content-type"), "").lower()
+    content_type = (headers.get("Content-Type") or "").lower()
     stripped = text.strip()
     if stripped:
         if convert_xml:
@@ -32,14 +33,21 @@ def read_answer(status, headers, raw, *, convert_xml, truncated=False):
                 body, error = text, str(exc)
         elif "json" in content_type or stripped[:1] in ("{", "["):
             try:
-                body = json.loads(text)
+                body = json.loads(text, parse_constant=_refuse_constant)
             except json.JSONDecodeError as exc:
                 body, error = text, f"The response is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+            except ValueError as exc:
+                body, error = text, f"The response is not valid JSON: {exc}"
         else:
             body, error = text, f"The response is not JSON (Content-Type {content_type or 'not given'})."
         if error and truncated:
             error += " It was cut at the size limit."
     return Answer(Response(status=status, headers=headers, body=body), text, error)
+
+
+def _refuse_constant(name):
+    # Python reads NaN and Infinity; JSON has neither, and no database column stores them.
+    raise ValueError(f"{name} is not a JSON value.")
 
 
 def describe(found):

@@ -34,11 +34,17 @@ ALWAYS_BLOCKED = [
 
 
 class SendError(Exception):
-    """A request that got no usable answer. ``kind``: connection, timeout, blocked, tls, too_slow."""
+    """A request that got no usable answer. ``kind``: connection, timeout, blocked, tls, too_slow.
 
-    def __init__(self, kind, message):
+    ``reached`` is False only when the request surely never reached the
+    service (refused before or while connecting), so sending it again cannot
+    repeat work the service did.
+    """
+
+    def __init__(self, kind, message, *, reached=True):
         super().__init__(message)
         self.kind = kind
+        self.reached = reached and kind not in ("blocked",)
 
 
 @dataclass
@@ -57,7 +63,7 @@ class Outbound:
 @dataclass
 class Received:
     status: int
-    headers: dict
+    headers: urllib3.HTTPHeaderDict  # names ignore case
     body: bytes
     size: int
     truncated: bool
@@ -257,7 +263,7 @@ def send(outbound):
             size = int(declared) if declared.isdigit() else received
         return Received(
             status=response.status,
-            headers=dict(response.headers),
+            headers=response.headers,
             body=b"".join(chunks),
             size=size,
             truncated=truncated,
@@ -266,15 +272,17 @@ def send(outbound):
     except SendError:
         raise
     except urllib3.exceptions.SSLError as exc:
-        raise SendError("tls", f"TLS failed: {_cause(exc)}") from None
+        raise SendError("tls", f"TLS failed: {_cause(exc)}", reached=False) from None
     except urllib3.exceptions.NewConnectionError as exc:
-        raise SendError("connection", f"Connection failed: {_cause(exc)}") from None
+        raise SendError("connection", f"Connection failed: {_cause(exc)}", reached=False) from None
     except urllib3.exceptions.ConnectTimeoutError:
-        raise SendError("timeout", f"No connection within {outbound.connect_timeout:g} s (connect timeout).") from None
+        raise SendError("timeout", f"No connection within {outbound.connect_timeout:g} s (connect timeout).",
+                        reached=False) from None
     except (urllib3.exceptions.ReadTimeoutError, socket.timeout):
         raise SendError("timeout", f"No answer within {outbound.read_timeout:g} s (read timeout).") from None
     except urllib3.exceptions.ProxyError as exc:
-        raise SendError("connection", f"The proxy {_without_credentials(proxy_url)} failed: {_cause(exc)}") from None
+        raise SendError("connection", f"The proxy {_without_credentials(proxy_url)} failed: {_cause(exc)}",
+                        reached=False) from None
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise SendError("connection", f"The request failed: {_cause(exc)}") from None
     finally:

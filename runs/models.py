@@ -41,6 +41,12 @@ class InvalidTransition(Exception):
     pass
 
 
+def check_transition(current, status):
+    """Raise InvalidTransition unless a run may move from ``current`` to ``status``."""
+    if status not in TRANSITIONS.get(current, set()):
+        raise InvalidTransition(f"A {Status(current).label.lower()} run cannot become {status}.")
+
+
 def new_callback_token():
     return secrets.token_urlsafe(32)
 
@@ -65,13 +71,24 @@ class Run(models.Model):
     fields = models.JSONField(default=dict, blank=True, help_text="Values stored from responses.")
     rehearsal = models.BooleanField(default=False)
 
-    attempt = models.PositiveIntegerField(default=0, help_text="Polls sent so far.")
+    attempt = models.PositiveIntegerField(
+        default=0, help_text="Requests sent so far: the first request and every poll, each counted before it is sent."
+    )
+    polls = models.PositiveIntegerField(
+        default=0, help_text="Requests that count toward the attempt limit (the first request too when it is poll 1)."
+    )
     consecutive_errors = models.PositiveIntegerField(default=0)
     next_poll_at = models.DateTimeField(null=True, blank=True)
-    # A claim on the run's due work: the dispatcher sets both, the worker
-    # that holds the token does the work; a lapsed lease is claimed again.
+    # A claim on the run's due work: the dispatcher sets the three, the worker
+    # that holds the token does the work. A lease that lapsed, or whose
+    # holder (a runworkers process) stopped beating, is claimed again.
     lease_until = models.DateTimeField(null=True, blank=True)
     lease_token = models.CharField(max_length=32, blank=True, editable=False)
+    lease_holder = models.CharField(max_length=32, blank=True, editable=False)
+    # True from the moment a worker takes the run to send its request until
+    # the answer is written back: found True by the next worker, it means the
+    # request may have reached the service and its answer was lost.
+    in_flight = models.BooleanField(default=False, editable=False)
     deadline_at = models.DateTimeField(null=True, blank=True)
     # The last poll's exchange and a digest of its answer, so that the same
     # answer again adds to that exchange's repeat count instead of a new row.
@@ -131,8 +148,7 @@ class Run(models.Model):
 
     def check_transition(self, status):
         """Raise InvalidTransition unless the run may move from its status to ``status``."""
-        if status not in TRANSITIONS.get(self.status, set()):
-            raise InvalidTransition(f"A {self.get_status_display().lower()} run cannot become {status}.")
+        check_transition(self.status, status)
 
 
 class ExchangeKind(models.TextChoices):
@@ -174,6 +190,7 @@ class Exchange(models.Model):
     decision = models.TextField(blank=True, help_text="What the conditions decided.")
 
     repeat_count = models.PositiveIntegerField(default=1, help_text="Identical answers in a row.")
+    last_attempt = models.PositiveIntegerField(null=True, blank=True, help_text="The attempt of the last repeat.")
     created_at = models.DateTimeField(default=timezone.now)
     last_at = models.DateTimeField(default=timezone.now)
 
@@ -182,6 +199,19 @@ class Exchange(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.method} {self.url}"
+
+
+class Heartbeat(models.Model):
+    """A live `runworkers` process: leases it holds are free once it stops beating."""
+
+    holder = models.CharField(max_length=32, primary_key=True)
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField(default=timezone.now)
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"{self.host}:{self.pid}"
 
 
 class OAuthToken(models.Model):

@@ -1,13 +1,20 @@
-"""OAuth 2.0 client credentials: tokens fetched through the one request path, cached in the database."""
+"""OAuth 2.0 client credentials: a token per integration, fetched through the one request path.
+
+A worker process keeps the tokens it knows in memory and shares them with
+other processes through the database (encrypted). Fetching happens in the
+send pool, once per integration at a time: the runs of a batch that need a
+token wait for the one request that fetches it.
+"""
 
 import json
+import threading
 from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.utils import timezone
 
-from .http import Outbound, SendError, send
-from .models import ExchangeKind, OAuthToken
+from .http import Outbound
+from .models import OAuthToken
 
 EARLY = timedelta(seconds=30)  # refresh this long before the token says it expires
 
@@ -16,54 +23,101 @@ class TokenError(Exception):
     pass
 
 
-def cached_token(integration):
-    token = OAuthToken.objects.filter(integration=integration, expires_at__gt=timezone.now() + EARLY).first()
-    return token.access_token if token else None
+# Tokens this process fetched and has not yet stored in the database (the
+# writer stores them a moment later), so that the runs sent meanwhile use them
+# instead of fetching again: integration id -> (token, expires at, credentials stamp).
+_fetched = {}
+_locks = {}
+_locks_lock = threading.Lock()
 
 
-def forget_token(integration):
-    OAuthToken.objects.filter(integration=integration).delete()
+def stored_tokens(integration_ids):
+    """Tokens in the database, by integration id: read once per batch, before sending."""
+    rows = OAuthToken.objects.filter(integration_id__in=integration_ids, expires_at__gt=timezone.now() + EARLY)
+    return {row.integration_id: (row.access_token, row.expires_at) for row in rows}
 
 
-def fetch_token(definition, run, log):
-    """Ask the token URL for a new token; ``log(kind, outbound, received, error, decision)`` records the exchange."""
+def store(integration_id, access_token, expires_at):
+    OAuthToken.objects.update_or_create(
+        integration_id=integration_id, defaults={"access_token": access_token, "expires_at": expires_at}
+    )
+    entry = _fetched.get(integration_id)
+    if entry and entry[0] == access_token:
+        del _fetched[integration_id]
+
+
+def forget(integration_id):
+    """Drop a token the service refused (a 401): the next request fetches a new one."""
+    _fetched.pop(integration_id, None)
+    OAuthToken.objects.filter(integration_id=integration_id).delete()
+
+
+def _valid(entry):
+    return entry is not None and entry[1] > timezone.now() + EARLY
+
+
+def access_token(definition, values, stored, fetch):
+    """A valid token for the definition's integration: stored, just fetched by this process, or fetched now.
+
+    ``values``: the authentication fields with placeholders filled;
+    ``stored``: what stored_tokens() found; ``fetch(outbound)`` sends the
+    token request and returns what came back. Returns (token, expires_at,
+    fetched now).
+    """
     integration = definition.integration
-    form = {"grant_type": "client_credentials", "client_id": integration.oauth_client_id,
-            "client_secret": integration.auth_secret}
-    if integration.oauth_scope:
-        form["scope"] = integration.oauth_scope
-    outbound = Outbound(
+    if _valid(stored):
+        return stored[0], stored[1], False
+
+    def fresh():
+        entry = _fetched.get(integration.pk)
+        return entry if _valid(entry) and entry[2] == integration.updated_at else None
+
+    if entry := fresh():
+        return entry[0], entry[1], False
+    with _locks_lock:
+        lock = _locks.setdefault(integration.pk, threading.Lock())
+    with lock:
+        if entry := fresh():  # fetched by another thread while this one waited
+            return entry[0], entry[1], False
+        token, expires_at = _fetch(definition, values, fetch)
+        _fetched[integration.pk] = (token, expires_at, integration.updated_at)
+        return token, expires_at, True
+
+
+def token_request(definition, values):
+    """The client-credentials request, as sent (and logged, redacted)."""
+    integration, action = definition.integration, definition.action
+    form = {"grant_type": "client_credentials", "client_id": values["oauth_client_id"],
+            "client_secret": values["auth_secret"]}
+    if values["oauth_scope"]:
+        form["scope"] = values["oauth_scope"]
+    return Outbound(
         method="POST",
         url=integration.oauth_token_url,
         headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
         body=urlencode(form).encode(),
-        connect_timeout=definition.action.connect_timeout,
-        read_timeout=definition.action.read_timeout,
-        verify=definition.action.verify_tls,
-        use_env_proxy=definition.action.use_env_proxy,
+        connect_timeout=action.connect_timeout,
+        read_timeout=action.read_timeout,
+        verify=action.verify_tls,
+        use_env_proxy=action.use_env_proxy,
     )
-    try:
-        received = send(outbound)
-    except SendError as exc:
-        log(ExchangeKind.OAUTH_TOKEN, outbound, None, str(exc), "")
-        raise TokenError(f"The OAuth token request failed: {exc}") from None
+
+
+def _fetch(definition, values, fetch):
+    received = fetch(token_request(definition, values))
     try:
         payload = json.loads(received.body)
-        access_token = payload["access_token"]
+        token = payload["access_token"]
     except (ValueError, KeyError, TypeError):
-        access_token, payload = None, {}
-    if received.status != 200 or not access_token:
-        log(ExchangeKind.OAUTH_TOKEN, outbound, received, "", "No access token in the answer.")
+        token, payload = None, {}
+    if received.status != 200 or not isinstance(token, str) or not token:
         raise TokenError(f"The OAuth token URL answered {received.status} without an access_token.")
-    definition.redactor.add(access_token)
-    log(ExchangeKind.OAUTH_TOKEN, outbound, received, "", "Token received.")
-    expires_in = payload.get("expires_in") or 3600
+    definition.redactor.add(token)
     try:
-        expires_in = float(expires_in)
+        expires_in = min(max(float(payload.get("expires_in") or 3600), 0), 366 * 86400)
     except (TypeError, ValueError):
         expires_in = 3600
-    OAuthToken.objects.update_or_create(
-        integration=integration,
-        defaults={"access_token": access_token, "expires_at": timezone.now() + timedelta(seconds=expires_in)},
-    )
-    return access_token
+    if expires_in != expires_in:  # NaN
+        expires_in = 3600
+    return token, timezone.now() + timedelta(seconds=expires_in)
+

@@ -7,7 +7,7 @@ result is what http.send() sends and, redacted, what the log shows.
 
 import base64
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from integrations.models import AuthType, BodyType
@@ -58,38 +58,38 @@ def cancel_part(action):
     return Part(action.cancel_webhook_method, action.cancel_webhook_url, {}, {}, body_type, action.cancel_webhook_body)
 
 
-def context_for(definition, run):
-    """What placeholders of this run can read."""
+class BuildError(Exception):
+    """A request that cannot be built as defined (the message says why, without the values)."""
+
+
+def facts(definition, run, attempt=None):
+    """What is known of the run, its action and integration: read as {{ run.id }}, and sent as "context"."""
     action, integration = definition.action, definition.integration
-    return Context({
-        **run.variables,
-        **run.fields,
-        "secrets": definition.secrets,
+    return {
         "run": {
             "id": run.pk,
             "callback_url": run.callback_url,
-            "attempt": run.attempt,
+            "attempt": run.attempt if attempt is None else attempt,
             "rehearsal": run.rehearsal,
         },
-        "action": {"id": action.pk, "name": action.name, "slug": action.slug},
-        "integration": {"id": integration.pk, "name": integration.name, "slug": integration.slug},
-    })
-
-
-def facts(definition, run):
-    """The context added to a JSON body when "include context in request" is on."""
-    action, integration = definition.action, definition.integration
-    return {
-        "run": {"id": run.pk, "attempt": run.attempt, "rehearsal": run.rehearsal, "callback_url": run.callback_url},
         "action": {"id": action.pk, "name": action.name, "slug": action.slug},
         "integration": {"id": integration.pk, "name": integration.name, "slug": integration.slug},
     }
 
 
-def build(definition, run, part, *, access_token=None):
-    """The Outbound for ``part`` of ``run``. Raises UnknownPlaceholder naming a missing value."""
+def context_for(definition, run, attempt=None):
+    """What placeholders of this run can read (``attempt``: the number of the request being built)."""
+    return Context({**run.variables, **run.fields, "secrets": definition.secrets, **facts(definition, run, attempt)})
+
+
+def build(definition, run, part, *, attempt=None, access_token=None):
+    """The Outbound for ``part`` of ``run``.
+
+    Raises UnknownPlaceholder naming a missing value, BuildError for a value
+    that would break the request (a line break in a header, NaN in JSON).
+    """
     action, integration = definition.action, definition.integration
-    context = context_for(definition, run)
+    context = context_for(definition, run, attempt)
 
     url = render_url(part.url, context)
     if not urlsplit(url).scheme and integration.base_url:
@@ -104,8 +104,8 @@ def build(definition, run, part, *, access_token=None):
     if part.body_type == BodyType.JSON and part.body:
         value = render_value(json.loads(part.body), context)
         if action.include_context and isinstance(value, dict):
-            value["context"] = facts(definition, run)
-        body = json.dumps(value).encode()
+            value["context"] = facts(definition, run, attempt)
+        body = _json_bytes(value)
         headers.setdefault("Content-Type", "application/json")
     elif part.body_type == BodyType.FORM and part.body:
         value = render_value(json.loads(part.body), context)
@@ -114,10 +114,11 @@ def build(definition, run, part, *, access_token=None):
     elif part.body_type == BodyType.RAW and part.body:
         body = render_text(part.body, context).encode()
     elif action.include_context and part.method in ("POST", "PUT", "PATCH"):
-        body = json.dumps({"context": facts(definition, run)}).encode()
+        body = _json_bytes({"context": facts(definition, run, attempt)})
         headers.setdefault("Content-Type", "application/json")
 
-    _authenticate(integration, headers, params, access_token)
+    _authenticate(integration, headers, params, context, access_token)
+    _check_headers(headers)
     if params:
         parts = urlsplit(url)
         query = "&".join(item for item in (parts.query, urlencode(params)) if item)
@@ -136,6 +137,37 @@ def build(definition, run, part, *, access_token=None):
     )
 
 
+def with_access_token(outbound, access_token):
+    """``outbound`` carrying an OAuth access token fetched after it was built."""
+    return replace(outbound, headers={**outbound.headers, "Authorization": f"Bearer {access_token}"})
+
+
+def auth_values(integration, context):
+    """The integration's authentication fields with their placeholders filled ({{ secrets.PASSWORD }})."""
+    return {
+        name: render_text(getattr(integration, name), context)
+        for name in ("auth_username", "auth_secret", "api_key_name", "oauth_client_id", "oauth_scope")
+    }
+
+
+def _json_bytes(value):
+    try:
+        return json.dumps(value, allow_nan=False).encode()
+    except ValueError:
+        raise BuildError("The JSON body would hold NaN or Infinity, which JSON cannot carry.") from None
+
+
+def _check_headers(headers):
+    """A line break in a header would end it and start another: refused once placeholders are filled."""
+    for name, value in headers.items():
+        for text, what in ((name, "name"), (value, "value")):
+            if any(char in text for char in "\r\n\0"):
+                raise BuildError(
+                    f"The header {name.strip()!r} would have a line break or NUL in its {what} once its "
+                    "placeholders are filled; it is not sent."
+                )
+
+
 def _form_text(value):
     if isinstance(value, (dict, list)):
         return json.dumps(value)
@@ -144,16 +176,20 @@ def _form_text(value):
     return "" if value is None else str(value)
 
 
-def _authenticate(integration, headers, params, access_token):
-    kind, secret = integration.auth_type, integration.auth_secret
+def _authenticate(integration, headers, params, context, access_token):
+    kind = integration.auth_type
+    if kind == AuthType.NONE:
+        return
+    values = auth_values(integration, context)
+    secret = values["auth_secret"]
     if kind == AuthType.BASIC:
-        pair = f"{integration.auth_username}:{secret}".encode()
+        pair = f"{values['auth_username']}:{secret}".encode()
         headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
     elif kind == AuthType.BEARER:
         headers["Authorization"] = f"Bearer {secret}"
     elif kind == AuthType.API_KEY_HEADER:
-        headers[integration.api_key_name] = secret
+        headers[values["api_key_name"]] = secret
     elif kind == AuthType.API_KEY_QUERY:
-        params[integration.api_key_name] = secret
+        params[values["api_key_name"]] = secret
     elif kind == AuthType.OAUTH2 and access_token:
         headers["Authorization"] = f"Bearer {access_token}"

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from integrations.models import Integration
-from runs.engine import start_run
+from runs.services import start_run
 from runs.models import ExchangeKind, OAuthToken, Status
 from tests.engine_helpers import drive, make_action
 from tests.servers import reply
@@ -115,7 +115,7 @@ def test_a_token_url_that_gives_no_token_fails_the_run_before_the_request(db, se
     run = drive(start_run(oauth_action))
 
     assert run.status == Status.FAILED
-    assert run.reason == "The OAuth token URL answered 401 without an access_token."
+    assert run.reason == "The first request failed: The OAuth token URL answered 401 without an access_token."
     assert [r.path for r in server.requests] == ["/token"]
     assert [e.kind for e in run.exchanges.order_by("id")] == [ExchangeKind.OAUTH_TOKEN, ExchangeKind.REQUEST]
 

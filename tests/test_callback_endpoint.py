@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from runs.engine import start_run
+from runs.services import start_run
 from runs.models import ExchangeKind, Status
 from tests.engine_helpers import make_action, step
 from tests.servers import reply

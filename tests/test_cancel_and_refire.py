@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from integrations.models import ActionInput
-from runs.engine import RunRefused, cancel, refire, start_run
+from runs.services import RunRefused, cancel, refire, start_run
 from runs.models import ExchangeKind, Run, Status
 from tests.engine_helpers import drive, make_action, step
 from tests.servers import reply

@@ -1,7 +1,7 @@
 import pytest
 
 from integrations.models import ContinueCondition
-from runs.engine import start_run
+from runs.services import start_run
 from runs.models import Status
 from tests.engine_helpers import drive, make_action, step
 from tests.servers import reply
@@ -103,7 +103,7 @@ def test_a_placeholder_in_a_stop_condition_matches_the_answer_to_its_run(db, ser
     run = drive(start_run(action, {"issue_number": 8}))
 
     assert run.status == Status.SUCCEEDED, run.reason
-    assert run.attempt == 2
+    assert run.polls == 2
     assert "number equals '8' matched" in run.reason
 
 
@@ -117,5 +117,5 @@ def test_contains_tests_a_list_found_by_a_jsonpath(db, server):
     run = drive(start_run(action))
 
     assert run.status == Status.SUCCEEDED, run.reason
-    assert run.attempt == 2
+    assert run.polls == 2
     assert "found [\"bug\", \"deployed\"]" in run.reason

@@ -1,6 +1,6 @@
 import pytest
 
-from runs.engine import start_run
+from runs.services import start_run
 from runs.http import SendError, check_address
 from runs.models import Status
 from tests.engine_helpers import drive, make_action
@@ -59,7 +59,7 @@ def test_a_poll_to_a_refused_address_fails_at_once_whatever_the_error_policy(db,
     run = drive(start_run(action))
 
     assert run.status == Status.FAILED
-    assert run.attempt == 1
+    assert run.polls == 1
     assert "never reached" in run.reason
 
 

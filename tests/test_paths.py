@@ -1,10 +1,13 @@
 import pytest
 from django.core.exceptions import ValidationError
 
+from urllib3 import HTTPHeaderDict
+
 from integrations.paths import MISSING, Response, resolve, validate_path
 
 BODY = {"status": "running", "data": {"items": [{"id": 1}, {"id": 2}]}, "labels": [{"name": "bug"}, {"name": "needs review"}]}
-RESPONSE = Response(status=202, headers={"Content-Type": "application/json", "Retry-After": "5"}, body=BODY)
+RESPONSE = Response(status=202, headers=HTTPHeaderDict({"Content-Type": "application/json", "Retry-After": "5"}),
+                    body=BODY)
 
 
 def test_dot_notation_reads_objects_and_list_indexes():

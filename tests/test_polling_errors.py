@@ -2,7 +2,7 @@ import socket
 
 import pytest
 
-from runs.engine import start_run
+from runs.services import start_run
 from runs.models import Status
 from tests.engine_helpers import drive, make_action, step
 from tests.servers import reply
@@ -44,7 +44,7 @@ def test_a_flaky_5xx_is_retried_and_the_error_count_resets_on_the_next_good_answ
     assert run.consecutive_errors == 0
     run = drive(run)
     assert run.status == Status.SUCCEEDED, run.reason
-    assert run.attempt == 4
+    assert run.polls == 4
 
 
 def test_too_many_consecutive_errors_fail_the_run_with_the_count_in_the_reason(db, server):
@@ -80,7 +80,7 @@ def test_a_404_keeps_polling_when_other_statuses_are_not_errors(db, server):
     run = drive(start_run(action))
 
     assert run.status == Status.SUCCEEDED, run.reason
-    assert run.attempt == 6
+    assert run.polls == 6
     assert "polling goes on" in run.exchanges.filter(status_code=404).first().decision
 
 
@@ -92,7 +92,7 @@ def test_a_404_fails_at_once_by_default(db, server):
     run = drive(start_run(action))
 
     assert run.status == Status.FAILED
-    assert run.reason == "Poll 1: The service answered 404."
+    assert run.reason == "Poll 1: The service answered 404, which is not an accepted status (2xx)."
 
 
 def test_a_5xx_fails_the_run_at_once_when_the_policy_says_fail(db, server):
@@ -104,7 +104,7 @@ def test_a_5xx_fails_the_run_at_once_when_the_policy_says_fail(db, server):
 
     assert run.status == Status.FAILED
     assert "503" in run.reason
-    assert run.attempt == 1
+    assert run.polls == 1
     assert run.exchanges.last().failed_part == "response"
 
 

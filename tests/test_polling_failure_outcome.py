@@ -1,6 +1,6 @@
 import pytest
 
-from runs.engine import start_run
+from runs.services import start_run
 from runs.models import Status
 from tests.engine_helpers import drive, make_action
 from tests.servers import reply
@@ -19,7 +19,7 @@ def test_a_failure_row_that_matches_ends_the_run_failed_naming_the_condition(db,
 
     assert run.status == Status.FAILED
     assert "status equals 'failed' matched" in run.reason
-    assert run.attempt == 2
+    assert run.polls == 2
     assert "failure" in run.exchanges.last().decision
 
 

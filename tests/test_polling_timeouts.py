@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from runs.engine import start_run
+from runs.services import start_run
 from runs.models import Run, Status
 from tests.engine_helpers import drive, make_action, step
 from tests.servers import reply
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.usefixtures("q_sync")
 STOP = [("status", "equals", "done", "success")]
 
 
-def test_the_attempt_limit_times_the_run_out_with_the_count_in_the_reason(db, server):
+def test_the_attempt_limit_counts_the_first_request_as_poll_1_when_the_request_repeats_itself(db, server):
     server.script("/jobs", reply(json={"status": "queued"}))
     action = make_action(server.base_url, polling_mode="poll", poll_interval=1, poll_max_attempts=3, stop=STOP)
 
@@ -21,8 +21,22 @@ def test_the_attempt_limit_times_the_run_out_with_the_count_in_the_reason(db, se
 
     assert run.status == Status.TIMED_OUT
     assert "3 polls" in run.reason
-    assert run.attempt == 3
-    assert len(server.requests) == 1 + 3
+    assert run.attempt == run.polls == 3
+    assert len(server.requests) == 3  # three requests in all, as ChiefOnboarding's amount: 3
+
+
+def test_the_attempt_limit_counts_polls_only_when_the_polling_url_is_separate(db, server):
+    server.script("/jobs", reply(json={"status": "queued"}))
+    server.script("/jobs/1", reply(json={"status": "queued"}))
+    action = make_action(server.base_url, polling_mode="poll", poll_url="/jobs/1", poll_interval=1,
+                         poll_max_attempts=3, stop=STOP)
+
+    run = drive(start_run(action))
+
+    assert run.status == Status.TIMED_OUT
+    assert run.polls == 3
+    assert run.attempt == 4
+    assert [r.path for r in server.requests] == ["/jobs", "/jobs/1", "/jobs/1", "/jobs/1"]
     assert run.next_poll_at is None and run.finished_at is not None
 
 

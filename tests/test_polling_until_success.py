@@ -1,6 +1,6 @@
 import pytest
 
-from runs.engine import start_run
+from runs.services import start_run
 from runs.models import ExchangeKind, Status
 from tests.engine_helpers import drive, make_action, step
 from tests.servers import reply
@@ -33,12 +33,13 @@ def test_it_polls_until_the_stop_condition_says_success(db, server):
 
     assert run.status == Status.SUCCEEDED, run.reason
     assert run.fields == {"job_id": "job-7", "job_status": "successful", "result_url": "https://x/1"}
-    assert run.attempt == 4
+    assert (run.attempt, run.polls) == (5, 4)  # the first request and four polls
     assert server.requests[0].json() == {"name": "nightly"}
     assert [r.path for r in server.requests] == ["/jobs"] + ["/jobs/job-7"] * 4
     kinds = [(e.kind, e.attempt, e.repeat_count) for e in run.exchanges.order_by("id")]
     # The two identical "pending" answers share one exchange.
-    assert kinds == [(ExchangeKind.REQUEST, 0, 1), (ExchangeKind.POLL, 1, 2), (ExchangeKind.POLL, 3, 1), (ExchangeKind.POLL, 4, 1)]
+    assert kinds == [(ExchangeKind.REQUEST, 1, 1), (ExchangeKind.POLL, 2, 2), (ExchangeKind.POLL, 4, 1), (ExchangeKind.POLL, 5, 1)]
+    assert run.exchanges.get(attempt=2).last_attempt == 3
     assert "matched" in run.exchanges.last().decision
 
 

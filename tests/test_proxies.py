@@ -2,7 +2,7 @@
 
 import pytest
 
-from runs.engine import start_run
+from runs.services import start_run
 from runs.models import Status
 from tests.engine_helpers import drive, make_action
 from tests.servers import reply

@@ -4,7 +4,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from runs.engine import start_run
+from runs.services import start_run
 from runs.models import Exchange, Run
 from tests.engine_helpers import drive, make_action, step
 from tests.servers import reply

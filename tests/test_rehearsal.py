@@ -3,7 +3,7 @@ import json
 import pytest
 
 from integrations.models import Integration
-from runs.engine import start_run
+from runs.services import start_run
 from runs.models import ExchangeKind, Run, Status
 from tests.engine_helpers import drive, make_action
 from tests.servers import reply

@@ -3,7 +3,7 @@ import threading
 
 import pytest
 
-from runs.engine import start_run
+from runs.services import start_run
 from runs.models import Status
 from tests.engine_helpers import drive, make_action
 from tests.servers import reply
@@ -45,7 +45,7 @@ def test_a_server_slower_than_the_read_timeout_fails_the_request_naming_the_seco
     run = drive(start_run(action))
 
     assert run.status == Status.FAILED
-    assert run.reason == "The request failed: No answer within 0.5 s (read timeout)."
+    assert run.reason == "The first request failed: No answer within 0.5 s (read timeout)."
     exchange = run.exchanges.get()
     assert exchange.error == "No answer within 0.5 s (read timeout)."
     assert exchange.failed_part == "request"

@@ -3,7 +3,7 @@ from urllib.parse import parse_qs
 import pytest
 from django.core.exceptions import ValidationError
 
-from runs.engine import start_run
+from runs.services import start_run
 from runs.models import Run, Status
 from tests.engine_helpers import drive, make_action
 from tests.servers import reply
@@ -72,7 +72,7 @@ def test_include_context_adds_run_action_and_integration_facts_to_the_body(db, s
     body = server.requests[0].json()
     assert body["name"] == "n"
     assert body["context"] == {
-        "run": {"id": run.pk, "attempt": 0, "rehearsal": False, "callback_url": run.callback_url},
+        "run": {"id": run.pk, "attempt": 1, "rehearsal": False, "callback_url": run.callback_url},
         "action": {"id": action.pk, "name": action.name, "slug": action.slug},
         "integration": {"id": action.integration.pk, "name": "Local", "slug": action.integration.slug},
     }

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from runs import http
-from runs.engine import start_run
+from runs.services import start_run
 from runs.models import Status
 from tests.engine_helpers import drive, make_action
 from tests.servers import Reply, ScriptedServer, reply

@@ -1,6 +1,6 @@
 import pytest
 
-from runs.engine import start_run
+from runs.services import start_run
 from runs.models import Status
 from tests.engine_helpers import drive, make_action
 from tests.servers import reply
@@ -80,4 +80,4 @@ def test_a_poll_answer_in_invalid_xml_fails_the_run(db, server):
 
     assert run.status == Status.FAILED
     assert "not valid XML" in run.reason
-    assert run.attempt == 1
+    assert run.polls == 1

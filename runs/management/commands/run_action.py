@@ -5,8 +5,9 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from integrations.models import Action
-from runs.engine import RunRefused, start_run
-from runs.models import ACTIVE, Exchange, Run, Status
+from runs.heartbeats import live_clusters
+from runs.models import ACTIVE, Exchange, Status
+from runs.services import RunRefused, start_run
 
 
 class Command(BaseCommand):
@@ -63,8 +64,9 @@ class Command(BaseCommand):
             elapsed = time.monotonic() - started
             if timeout and elapsed > timeout:
                 raise CommandError(f"Run {run.pk} is still {run.status} after {timeout:g} s.")
-            if not hinted and elapsed > 5 and run.status == Status.PENDING:
-                self.stderr.write("The run is still pending: is `manage.py runworkers` running?")
+            if not hinted and elapsed > 5 and run.status == Status.PENDING and not live_clusters().exists():
+                self.stderr.write("The run is still pending and no workers have been seen for a few seconds: "
+                                  "is `manage.py runworkers` running?")
                 hinted = True
             time.sleep(0.2)
         self.stdout.write(f"Run {run.pk} {run.status}: {run.reason}")
@@ -72,7 +74,7 @@ class Command(BaseCommand):
             sys.exit(1)
 
     def _line(self, exchange):
-        repeat = f" (x{exchange.repeat_count})" if exchange.repeat_count > 1 else ""
+        repeat = f"-{exchange.last_attempt} (x{exchange.repeat_count})" if exchange.repeat_count > 1 else ""
         if exchange.kind == "callback":
             outcome = "received"
         else:

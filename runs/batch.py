@@ -1,0 +1,460 @@
+"""A batch of due runs: take their leases over, send, and write each decision back as it comes.
+
+The dispatcher leases due runs under a claim token and queues one task per
+batch; the task calls ``process``:
+
+1. load the runs still claimed under the token, and their definitions;
+2. decide for each what it does (``due_work.prepare``): most send a request,
+   some end without one (timed out, skipped in rehearsal);
+3. wait for room in this process's send pool, then take the claim over in one
+   conditional UPDATE per kind of run: the attempt is counted, the run marked
+   in flight and leased for its own timeouts, all before anything is sent;
+4. send each request in the pool; each answer is judged (``due_work.conclude``)
+   and written back on its own, so no run waits for another run's service.
+
+In a cluster's worker process the task returns once its requests are out: the
+pool keeps sending while the worker takes the next task, and a writer thread
+writes decisions back in small groups. When the worker process ends (recycled
+or stopped) it finishes what is in flight first. In django-q2's synchronous
+mode (tests) the task waits and writes back itself.
+"""
+
+import logging
+import multiprocessing
+import os
+import queue
+import secrets
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, close_old_connections, connection, transaction
+from django.db.models import Exists, F
+from django.utils import timezone
+
+from . import due_work, heartbeats, oauth, scheduling
+from .definitions import definitions_for
+from .exchange_log import exchange
+from .http import SendError, send
+from .models import ACTIVE, Exchange, ExchangeKind, FailedPart, Heartbeat, Run, Status
+from .outbound import with_access_token
+
+log = logging.getLogger(__name__)
+
+# A runworkers process stops taking runs this long before others may take its
+# leases (STALE after its last beat), so the two never overlap.
+FENCE_MARGIN = 2.0
+
+
+@dataclass
+class Done:
+    """A decision ready to be written back, with the lease token it is written under."""
+
+    decision: due_work.Decision
+    token: str
+    redactor: object
+
+
+# --- the batch -----------------------------------------------------------------------------
+
+
+def process(run_ids, claim_token, *, wait):
+    """Do the due work of the runs in ``run_ids`` still claimed under ``claim_token``; returns how many.
+
+    ``wait``: write every decision back before returning (django-q2's
+    synchronous mode); otherwise hand the requests to this process's pool.
+    """
+    now = timezone.now()
+    runs = list(Run.objects.filter(pk__in=run_ids, lease_token=claim_token))
+    if not runs:
+        return 0
+    definitions = definitions_for(runs)
+    sends, finished = [], []
+    for run in runs:
+        definition = definitions[run.action_id]
+        run.action = definition.action
+        try:
+            planned = due_work.prepare(run, definition, now)
+        except Exception as exc:  # our fault, not the batch's: this run fails and says why
+            planned = due_work.internal_failure(run, definition, exc, "preparing the request", now)
+        if isinstance(planned, due_work.Send):
+            sends.append((run, definition, planned))
+        else:
+            finished.append(Done(planned, claim_token, definition.redactor))
+    if finished:
+        write_back(finished)
+
+    pool = sender()
+    stored = oauth.stored_tokens({d.integration.pk for _, d, s in sends if s.oauth is not None}) if sends else {}
+    results = queue.SimpleQueue() if wait else None
+    pending = list(sends)
+    submitted = 0
+    while pending:
+        room = pool.reserve(len(pending))
+        chunk, pending = pending[:room], pending[room:]
+        taken, work_token = take_over(chunk, claim_token, timezone.now())
+        pool.release(room - len(taken))
+        for run, definition, planned in chunk:
+            if run.pk not in taken:
+                continue
+            run.attempt += 1
+            run.polls += 1 if planned.counts_as_poll else 0
+            job = (run, definition, planned, stored.get(definition.integration.pk))
+            pool.submit(job, work_token, results if wait else None)
+            submitted += 1
+    if wait:
+        for _ in range(submitted):
+            write_back([results.get()])
+    return len(finished) + submitted
+
+
+def take_over(sends, claim_token, now):
+    """Lease the claimed runs of ``sends`` for sending, counting the attempt first; returns (ids taken, token).
+
+    One conditional UPDATE per kind of run (lease length, whether the request
+    counts as a poll, the status while it is out); a run claimed again by
+    someone else meanwhile is left alone. Inside a cluster the UPDATE also
+    requires this cluster's own heartbeat to be fresh, so a cluster others may
+    already think dead never starts a request.
+    """
+    work_token = secrets.token_hex(16)
+    me = heartbeats.holder()
+    groups = {}
+    for run, definition, planned in sends:
+        action = definition.action
+        lease = scheduling.lease_seconds(action.connect_timeout, action.read_timeout,
+                                         token_call=planned.oauth is not None)
+        groups.setdefault((lease, planned.counts_as_poll, planned.status), []).append(run.pk)
+    taken = set()
+    for (lease, counts_as_poll, status), ids in groups.items():
+        rows = Run.objects.filter(pk__in=ids, lease_token=claim_token)
+        if me:
+            fresh = now - timedelta(seconds=heartbeats.STALE - FENCE_MARGIN)
+            rows = rows.filter(Exists(Heartbeat.objects.filter(holder=me, seen_at__gte=fresh)))
+        changes = {
+            "lease_token": work_token,
+            "lease_holder": me,
+            "lease_until": now + timedelta(seconds=lease),
+            "attempt": F("attempt") + 1,
+            "in_flight": True,
+            "status": status,
+        }
+        if counts_as_poll:
+            changes["polls"] = F("polls") + 1
+        if rows.update(**changes) == len(ids):
+            taken.update(ids)
+        else:
+            taken.update(Run.objects.filter(pk__in=ids, lease_token=work_token).values_list("pk", flat=True))
+    return taken, work_token
+
+
+@dataclass
+class Delivery:
+    """A request as sent (with its OAuth token) and what came back: a Received or a SendError."""
+
+    outbound: object
+    result: object
+    duration: float
+    token_rows: list
+    new_token: tuple | None
+
+
+def deliver(run, definition, outbound, oauth_values, stored):
+    """Send ``outbound``, first adding an OAuth token when the integration uses one (fetched if need be).
+
+    ``oauth_values``: the authentication fields, filled (None: no OAuth);
+    ``stored``: the token the batch found in the database. A token that
+    cannot be had is this request's error: a failed token call never reached
+    the service; a token URL that answers without a token fails the run.
+    """
+    token_calls, new_token = [], None
+    if oauth_values is not None:
+        try:
+            access, expires_at, fetched = oauth.access_token(
+                definition, oauth_values, stored, lambda token_request: _fetch(token_request, token_calls)
+            )
+        except oauth.TokenError as exc:
+            error = SendError("auth", str(exc), reached=False)
+            return Delivery(outbound, error, 0.0, _token_rows(run, definition, token_calls, "No access token."), None)
+        except SendError as exc:
+            error = SendError(exc.kind, f"The OAuth token request failed: {exc}", reached=False)
+            return Delivery(outbound, error, 0.0, _token_rows(run, definition, token_calls, ""), None)
+        outbound = with_access_token(outbound, access)
+        if fetched:
+            new_token = (definition.integration.pk, access, expires_at)
+    result, duration = timed_send(outbound)
+    return Delivery(outbound, result, duration, _token_rows(run, definition, token_calls, "Token received."), new_token)
+
+
+def work(job):
+    """Send one run's request and judge the answer (in a pool thread: no database here)."""
+    run, definition, planned, stored = job
+    try:
+        delivery = deliver(run, definition, planned.outbound, planned.oauth, stored)
+        planned = replace(planned, outbound=delivery.outbound)
+        decision = due_work.conclude(run, definition, planned, delivery.result, now=timezone.now(),
+                                     duration=delivery.duration)
+        decision.exchanges[:0] = delivery.token_rows
+        decision.new_token = delivery.new_token
+        result = delivery.result
+        if planned.oauth is not None and not isinstance(result, SendError) and result.status == 401:
+            # A revoked token would fail every request until it expires: the next one fetches a new token.
+            decision.refused_token = definition.integration.pk
+        return decision
+    except Exception as exc:
+        return due_work.internal_failure(run, definition, exc, "sending the request or judging its answer",
+                                         timezone.now())
+
+
+def timed_send(outbound):
+    """send() and how long it took, also when it failed: (Received or SendError, seconds)."""
+    started = time.monotonic()
+    try:
+        result = send(outbound)
+    except SendError as exc:
+        result = exc
+    return result, time.monotonic() - started
+
+
+def _fetch(token_request, token_calls):
+    result, duration = timed_send(token_request)
+    token_calls.append((token_request, result, duration, timezone.now()))
+    if isinstance(result, SendError):
+        raise result
+    return result
+
+
+def _token_rows(run, definition, token_calls, decision):
+    """The token calls as exchange rows, made once the token is known so that it is masked in them."""
+    rows = []
+    for token_request, result, duration, at in token_calls:
+        failed = isinstance(result, SendError)
+        rows.append(exchange(
+            run, ExchangeKind.OAUTH_TOKEN, at=at, redactor=definition.redactor, outbound=token_request,
+            received=None if failed else result, error=str(result) if failed else "", duration=duration,
+            failed=FailedPart.REQUEST if failed else "", decision="" if failed else decision,
+        ))
+    return rows
+
+
+def write_exchanges(rows):
+    Exchange.objects.bulk_create(rows)
+
+
+def keep_token(delivery):
+    """Share a token fetched outside a batch (a cancel webhook's) with other processes."""
+    if delivery.new_token:
+        oauth.store(*delivery.new_token)
+
+
+# --- writing decisions back -------------------------------------------------------------------
+
+
+def write_back(done):
+    """Save decisions: their exchange rows, repeat counts and run columns, each run only while still
+    leased under its token. One transaction for all; if the database refuses something in it, each run on
+    its own, and a run whose decision it refuses fails with the reason instead. A database that cannot be
+    reached raises, so the caller can try again.
+    """
+    try:
+        with transaction.atomic():
+            _write(done)
+        saved = done
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception:
+        saved = []
+        for item in done:
+            try:
+                with transaction.atomic():
+                    _write([item])
+                saved.append(item)
+            except (OperationalError, InterfaceError):
+                raise
+            except Exception as exc:
+                _write_failure(item, exc)
+    _after_write(saved)
+
+
+def _write(done):
+    rows = [row for item in done for row in item.decision.exchanges]
+    if rows:
+        Exchange.objects.bulk_create(rows)
+    qn = connection.ops.quote_name
+    repeats = [(item.decision.repeat[2], item.decision.repeat[1], item.decision.repeat[0])
+               for item in done if item.decision.repeat]
+    with connection.cursor() as cursor:
+        if repeats:
+            last_at = Exchange._meta.get_field("last_at")
+            cursor.executemany(
+                f"UPDATE {qn(Exchange._meta.db_table)} SET {qn('repeat_count')} = {qn('repeat_count')} + 1, "
+                f"{qn('last_at')} = %s, {qn('last_attempt')} = %s WHERE {qn('id')} = %s",
+                [(last_at.get_db_prep_save(at, connection), attempt, pk) for at, attempt, pk in repeats],
+            )
+        groups = {}
+        for item in done:
+            changes = {**item.decision.changes(), "lease_token": "", "lease_holder": "", "lease_until": None,
+                       "in_flight": False}
+            groups.setdefault(tuple(changes), []).append((item.decision.run_id, item.token, changes))
+        # The ORM's update() compiles a query per run, which costs more CPU than the poll: the
+        # statement is compiled once per set of columns and sent with executemany.
+        for names, items in groups.items():
+            fields = [Run._meta.get_field(name) for name in names]
+            columns = ", ".join(f"{qn(field.column)} = %s" for field in fields)
+            cursor.executemany(
+                f"UPDATE {qn(Run._meta.db_table)} SET {columns} WHERE {qn('id')} = %s AND {qn('lease_token')} = %s",
+                [[_db_value(field, changes[field.name]) for field in fields] + [pk, token]
+                 for pk, token, changes in items],
+            )
+
+
+def _after_write(done):
+    """What follows a saved decision: tokens shared with other processes, callbacks that came early."""
+    from .services import evaluate_early_callbacks
+
+    for item in done:
+        decision = item.decision
+        try:
+            if decision.new_token:
+                oauth.store(*decision.new_token)
+            if decision.refused_token:
+                oauth.forget(decision.refused_token)
+            if decision.status == Status.WAITING_CALLBACK and any(
+                row.kind == ExchangeKind.REQUEST for row in decision.exchanges
+            ):
+                evaluate_early_callbacks(decision.run_id)
+        except Exception as exc:
+            log.error("After saving run %s: %s", decision.run_id, item.redactor.text(f"{exc.__class__.__name__}: {exc}"))
+
+
+def _write_failure(item, exc):
+    """The database refused a decision (a value it cannot store): the run fails and says so."""
+    decision, redactor = item.decision, item.redactor
+    message = redactor.text(f"{exc.__class__.__name__}: {exc}")
+    log.error("Run %s: its decision could not be saved: %s", decision.run_id, message)
+    Run.objects.filter(pk=decision.run_id, lease_token=item.token, status__in=ACTIVE).update(
+        status=Status.FAILED, reason=f"The result could not be saved: {message}"[:2000], finished_at=timezone.now(),
+        next_poll_at=None, lease_token="", lease_holder="", lease_until=None, in_flight=False,
+    )
+
+
+_PLAIN = {"CharField", "TextField", "IntegerField", "PositiveIntegerField", "BooleanField"}
+
+
+def _db_value(field, value):
+    if value is None or isinstance(value, (str, int)) and field.get_internal_type() in _PLAIN:
+        return value
+    if field.is_relation and hasattr(value, "pk"):
+        value = value.pk
+    return field.get_db_prep_save(value, connection)
+
+
+# --- this process's send pool --------------------------------------------------------------------
+
+
+class Sender:
+    """A pool of threads that send requests, with room for INTEGRATIONS_SEND_THREADS at once.
+
+    In a worker process, decisions go to a writer thread that writes them
+    back in groups; the pool and the writer finish their work before the
+    process exits.
+    """
+
+    def __init__(self, capacity):
+        self.capacity = capacity
+        self.room = threading.Semaphore(capacity)
+        self.pool = ThreadPoolExecutor(max_workers=capacity, thread_name_prefix="send")
+        self.written = queue.SimpleQueue()
+        self.writer = None
+        self.lock = threading.Lock()
+
+    def reserve(self, wanted):
+        """Wait for room for at least one request; take room for up to ``wanted``. Returns how many."""
+        self.room.acquire()
+        taken = 1
+        while taken < wanted and self.room.acquire(blocking=False):
+            taken += 1
+        return taken
+
+    def release(self, count):
+        for _ in range(count):
+            self.room.release()
+
+    def submit(self, job, token, results=None):
+        """Send ``job`` in the pool; its Done goes to ``results`` or, when None, to the writer thread."""
+        if results is None:
+            self._start_writer()
+        future = self.pool.submit(work, job)
+        redactor = job[1].redactor
+
+        def done(future):
+            decision = future.result()
+            (results if results is not None else self.written).put(Done(decision, token, redactor))
+            self.room.release()
+
+        future.add_done_callback(done)
+
+    def _start_writer(self):
+        if self.writer is None:
+            with self.lock:
+                if self.writer is None:
+                    self.writer = threading.Thread(target=self._write_forever, name="write-back", daemon=True)
+                    self.writer.start()
+
+    def _write_forever(self):
+        while True:
+            item = self.written.get()
+            if item is None:
+                return
+            items = [item]
+            stop = False
+            while len(items) < 500:
+                try:
+                    more = self.written.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                items.append(more)
+            self._write_until_saved(items)
+            if stop:
+                return
+
+    def _write_until_saved(self, items):
+        for delay in (0, 0.5, 1, 2, 5, 10, 30):
+            time.sleep(delay)
+            try:
+                close_old_connections()
+                write_back(items)
+                return
+            except Exception as exc:  # the database went away: keep the decisions and try again
+                log.warning("Writing %d decisions back failed (%s); trying again", len(items), exc.__class__.__name__)
+        log.error("Gave up writing %d decisions back; their runs are polled again when their leases lapse", len(items))
+
+    def drain(self):
+        """Finish what is in flight and written, then stop (the process is ending)."""
+        self.pool.shutdown(wait=True)
+        if self.writer is not None:
+            self.written.put(None)
+            self.writer.join()
+
+
+_sender = None
+_sender_pid = None
+
+
+def sender():
+    """This process's Sender, made on first use (after a fork, anew)."""
+    global _sender, _sender_pid
+    if _sender is None or _sender_pid != os.getpid():
+        _sender = Sender(settings.INTEGRATIONS_SEND_THREADS)
+        _sender_pid = os.getpid()
+        if multiprocessing.parent_process() is not None:
+            # A worker process ends through multiprocessing, which runs these finalizers first.
+            multiprocessing.util.Finalize(_sender, _sender.drain, exitpriority=100)
+    return _sender
+

@@ -1,0 +1,506 @@
+"""One run's due work, as decisions: what to send, and what its answer means.
+
+``prepare(run, definition, now)`` says what a due run sends (a ``Send``), or
+what happens to it without sending anything (a ``Decision``: timed out,
+skipped in rehearsal, refused). ``conclude(...)`` takes what came back and
+returns the ``Decision``. Neither touches the database or the network:
+runs/batch.py takes the leases, sends, and writes the decisions back.
+
+The rules (SPEC, "The first request and polling"):
+
+1. A run sends its first request (status running) until the service accepts
+   it; then it polls (polling), waits for a callback, or ends.
+2. With a blank polling URL the request repeats itself: the first request is
+   poll 1, its errors follow the per-kind error policies and it counts
+   toward the attempt limit.
+3. Otherwise a failed first request is sent again only where that cannot
+   repeat remote work: it never reached the service, a 429, a 503 with
+   Retry-After, an idempotent method, or an action marked safe to repeat.
+4. Every answer, the first one included, is checked against the stop
+   conditions; the first group that matches ends the run with its outcome.
+"""
+
+import logging
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from integrations.models import ErrorPolicy, Outcome, PollingMode
+from integrations.templating import UnknownPlaceholder
+
+from . import exchange_log, scheduling
+from .evaluation import mapped_fields, read_answer, stop_decision, unmet_conditions
+from .http import Outbound, SendError
+from .models import ACTIVE, ExchangeKind, FailedPart, Status, check_transition
+from .outbound import BuildError, auth_values, build, context_for, poll_part, request_part
+from .redaction import MASK
+
+log = logging.getLogger(__name__)
+
+# Methods that the HTTP specification makes idempotent: sending them again does no more than once.
+IDEMPOTENT = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
+
+
+@dataclass
+class Decision:
+    """What becomes of a run after a step: its new state and the exchange rows that tell why."""
+
+    run_id: int
+    status: str
+    reason: str
+    next_poll_at: datetime | None
+    fields: dict
+    consecutive_errors: int
+    started_at: datetime | None
+    deadline_at: datetime | None
+    finished_at: datetime | None
+    last_answer_digest: str
+    exchanges: list = field(default_factory=list)
+    # What the conditions and policies said, in words: written on this step's exchange row.
+    notes: list = field(default_factory=list)
+    # A repeated answer: (exchange id, attempt, time) whose repeat count grows instead of a new row.
+    repeat: tuple | None = None
+    # An OAuth token fetched for this step (integration id, token, expires at), or one the service refused.
+    new_token: tuple | None = None
+    refused_token: int | None = None
+
+    COLUMNS = ("status", "reason", "next_poll_at", "fields", "consecutive_errors", "started_at", "deadline_at",
+               "finished_at", "last_answer_digest")
+
+    def changes(self):
+        """The run's columns this decision writes; the last new poll row becomes the one repeats are counted on."""
+        values = {name: getattr(self, name) for name in self.COLUMNS}
+        polls = [row for row in self.exchanges if row.kind == ExchangeKind.POLL and row.error != INTERRUPTED]
+        if polls and self.repeat is None:
+            values["last_exchange"] = polls[-1]
+        return values
+
+    @property
+    def finished(self):
+        return self.status not in ACTIVE
+
+
+@dataclass
+class Send:
+    """A request a due run sends: the first request or a poll."""
+
+    kind: str
+    outbound: Outbound
+    first: bool  # the run's first request (possibly again), not a poll
+    counts_as_poll: bool  # toward the attempt limit
+    attempt: int
+    oauth: dict | None  # the authentication fields, filled, when an OAuth token must be added
+    notes: list = field(default_factory=list)  # exchange rows logged before this one
+    status: str = ""  # the run's status while the request is out
+
+
+INTERRUPTED = "Interrupted: the worker sending this request stopped before its answer was recorded."
+
+
+# --- the state a decision starts from -----------------------------------------------
+
+
+def unchanged(run):
+    """A Decision that leaves ``run`` as it is (fields copied, so the caller's run is never modified)."""
+    return Decision(
+        run_id=run.pk,
+        status=run.status,
+        reason=run.reason,
+        next_poll_at=run.next_poll_at,
+        fields=dict(run.fields),
+        consecutive_errors=run.consecutive_errors,
+        started_at=run.started_at,
+        deadline_at=run.deadline_at,
+        finished_at=run.finished_at,
+        last_answer_digest=run.last_answer_digest,
+    )
+
+
+def move(decision, status, reason, now):
+    """``decision`` with the run moved to ``status``; refuses a move the status chart does not allow."""
+    if status != decision.status:
+        check_transition(decision.status, status)
+    decision.status = status
+    decision.reason = reason
+    if status not in ACTIVE:
+        decision.finished_at = now
+        decision.next_poll_at = None
+    return decision
+
+
+# --- before sending --------------------------------------------------------------------
+
+
+def prepare(run, definition, now):
+    """What the due ``run`` does now: a Send, or a Decision reached without sending."""
+    action = definition.action
+    if run.status == Status.PENDING and run.rehearsal and not action.execute_in_rehearsal:
+        return _rehearse(run, definition, now)
+    if run.status in (Status.PENDING, Status.RUNNING):
+        if run.deadline_at and now >= run.deadline_at:
+            return _timed_out(run, definition, now)
+        if run.in_flight and not _repeatable(action, poll_one=False):
+            return _interrupted_first_request(run, definition, now)
+        return _send(run, definition, now, first=True)
+    if run.status == Status.POLLING:
+        if run.deadline_at and now >= run.deadline_at:
+            return _timed_out(run, definition, now)
+        return _send(run, definition, now, first=False)
+    if run.status == Status.WAITING_CALLBACK:
+        if run.deadline_at and now >= run.deadline_at:
+            return _timed_out(run, definition, now)
+        decision = unchanged(run)
+        decision.next_poll_at = run.deadline_at
+        return decision
+    return unchanged(run)  # finished meanwhile: nothing to do
+
+
+def _send(run, definition, now, *, first):
+    action = definition.action
+    blank_poll_url = not action.poll_url
+    part = request_part(action) if first else poll_part(action)
+    kind = ExchangeKind.REQUEST if first else ExchangeKind.POLL
+    attempt = run.attempt + 1
+    counts_as_poll = not first or (action.polling_mode == PollingMode.POLL and blank_poll_url)
+    oauth = None
+    try:
+        context = context_for(definition, run, attempt)
+        values = auth_values(definition.integration, context)
+        redact_auth(definition, values)
+        if definition.integration.auth_type == "oauth2_client_credentials":
+            oauth = values
+        outbound = build(definition, run, part, attempt=attempt)
+    except (UnknownPlaceholder, BuildError) as exc:
+        return _not_built(run, definition, kind, str(exc), now)
+    notes = []
+    if run.in_flight:
+        notes.append(exchange_log.exchange(
+            run, ExchangeKind.REQUEST if run.status != Status.POLLING else ExchangeKind.POLL,
+            at=now, redactor=definition.redactor, error=INTERRUPTED, failed=FailedPart.REQUEST,
+            decision="Its answer is unknown; the request is sent again." if first else "The next poll follows.",
+        ))
+    status = Status.RUNNING if run.status == Status.PENDING else run.status
+    return Send(kind=kind, outbound=outbound, first=first, counts_as_poll=counts_as_poll, attempt=attempt,
+                oauth=oauth, notes=notes, status=status)
+
+
+def redact_auth(definition, values):
+    """Values filled into the authentication fields are secrets wherever they came from."""
+    integration = definition.integration
+    if integration.auth_type == "none":
+        return
+    definition.redactor.add(values["auth_secret"])
+    if integration.auth_type == "basic":
+        definition.redactor.add_basic_auth(values["auth_username"], values["auth_secret"])
+
+
+def _repeatable(action, *, poll_one):
+    """May the first request be sent again although it may have reached the service?"""
+    return poll_one or action.safe_to_repeat or action.method in IDEMPOTENT
+
+
+def _rehearse(run, definition, now):
+    """Log the request this run would send, and send nothing (not even for an OAuth token)."""
+    decision = unchanged(run)
+    try:
+        outbound = build(definition, run, request_part(definition.action), attempt=0, access_token=MASK)
+    except (UnknownPlaceholder, BuildError) as exc:
+        return _not_built(run, definition, ExchangeKind.REQUEST, str(exc), now)
+    decision.exchanges.append(exchange_log.exchange(
+        run, ExchangeKind.REQUEST, at=now, redactor=definition.redactor, outbound=outbound, sent=False,
+        decision="Rehearsal: not sent.",
+    ))
+    return move(decision, Status.SKIPPED,
+                "Rehearsal: this action does not execute in rehearsal; the request it would send is logged.", now)
+
+
+def _timed_out(run, definition, now):
+    waiting = {Status.WAITING_CALLBACK: "waiting for a callback", Status.POLLING: "polling"}
+    what = waiting.get(run.status, "trying to send the first request")
+    limit = definition.action.poll_timeout
+    return move(unchanged(run), Status.TIMED_OUT, f"Timed out after {limit:g} s {what}.", now)
+
+
+def _not_built(run, definition, kind, message, now):
+    decision = unchanged(run)
+    decision.exchanges.append(exchange_log.exchange(
+        run, kind, at=now, redactor=definition.redactor, sent=False, error=message, failed=FailedPart.REQUEST,
+        decision="Not sent: the request could not be built.",
+    ))
+    reason = definition.redactor.text(f"The request could not be built: {message}")
+    return move(decision, Status.FAILED, reason, now)
+
+
+def _interrupted_first_request(run, definition, now):
+    method = definition.action.method
+    decision = unchanged(run)
+    decision.exchanges.append(exchange_log.exchange(
+        run, ExchangeKind.REQUEST, at=now, redactor=definition.redactor, error=INTERRUPTED,
+        failed=FailedPart.REQUEST, decision="Not sent again: it may have reached the service.",
+    ))
+    reason = (
+        f"The worker sending the first request (attempt {run.attempt}) stopped before its answer was recorded. "
+        f"The request may have reached the service, and a {method} is not sent twice unless the action says "
+        "it is safe to repeat. Refire the run to send it again."
+    )
+    return move(decision, Status.FAILED, reason, now)
+
+
+# --- after sending -----------------------------------------------------------------------
+
+
+@dataclass
+class _Step:
+    """The facts one answer is judged on (read-only once made)."""
+
+    run: object
+    definition: object
+    send: Send
+    now: datetime
+    received: object  # Received, or None when the request failed
+    error: SendError | None
+    exchange: object  # the Exchange row of this request
+
+
+def conclude(run, definition, send, result, *, now, duration, token=None):
+    """The Decision for ``run`` after ``send`` got ``result`` (a Received, or the SendError).
+
+    ``run`` is the run as it was taken (its attempt and polls already counted).
+    ``token``: the OAuth steps of this request (see batch.work): (new token or
+    None, exchanges logged while fetching it).
+    """
+    error = result if isinstance(result, SendError) else None
+    received = None if error else result
+    row = exchange_log.exchange(
+        run, send.kind, at=now, redactor=definition.redactor, outbound=send.outbound, received=received,
+        error=str(error) if error else "", failed=FailedPart.REQUEST if error else "", duration=duration,
+        attempt=send.attempt,
+    )
+    step = _Step(run, definition, send, now, received, error, row)
+    decision = unchanged(run)
+    decision.status = send.status
+    if run.started_at is None:
+        decision.started_at = now - timedelta(seconds=duration)
+        if definition.action.poll_timeout and definition.action.polling_mode != PollingMode.NONE:
+            decision.deadline_at = decision.started_at + timedelta(seconds=definition.action.poll_timeout)
+    decision = _judge(step, decision)
+    return _log(step, decision)
+
+
+def _judge(step, decision):
+    run, definition, action, received = step.run, step.definition, step.definition.action, step.received
+    if step.error is not None:
+        # Refused by our own guard, or no OAuth token to be had: sending again cannot help.
+        policy = ErrorPolicy.FAIL if step.error.kind in ("blocked", "auth") else action.on_connection_error
+        return _on_error(step, decision, policy, str(step.error), repeat_safe=not step.error.reached)
+
+    answer = read_answer(received.status, received.headers, received.body,
+                         convert_xml=action.convert_xml, truncated=received.truncated)
+    accepted = definition.accepts(received.status)
+    context = context_for(definition, run)
+    notes = []
+    if accepted and answer.parse_error and definition.needs_body:
+        step.exchange.failed_part = FailedPart.RESPONSE
+        return _fail(step, decision, answer.parse_error, answer.parse_error)
+    if accepted and step.send.first:
+        unmet = unmet_conditions(definition.continue_conditions, answer, context)
+        if unmet:
+            step.exchange.failed_part = FailedPart.RESPONSE
+            return _fail(step, decision, "continue_if not met: " + "; ".join(unmet),
+                         "The response does not meet continue_if: " + "; ".join(unmet) + ".")
+        notes.append(_store(decision, definition, definition.request_mappings, answer))
+
+    matched, stored, said = stop_decision(definition.stop_conditions, answer, context)
+    decision.fields.update(_redacted(definition, stored))
+    notes.append(said)
+    if matched is not None:
+        notes.append(_store(decision, definition, definition.result_mappings, answer))
+        failed = matched.outcome == Outcome.FAILURE
+        if failed:
+            step.exchange.failed_part = FailedPart.RESPONSE
+        status = Status.FAILED if failed else Status.SUCCEEDED
+        return _note(move(decision, status, f"Stop condition matched: {said}", step.now), notes)
+
+    if not accepted:
+        _note(decision, notes)
+        if received.status == 429:
+            policy, safe = action.on_rate_limited, True
+        elif received.status >= 500:
+            policy = action.on_server_error
+            safe = received.status == 503 and scheduling.retry_after_seconds(received.headers) is not None
+        else:
+            policy, safe = action.on_other_status, False
+        message = (f"The service answered {received.status}, which is not an accepted status "
+                   f"({action.accepted_statuses}).")
+        return _on_error(step, decision, policy, message, repeat_safe=safe)
+
+    decision.consecutive_errors = 0
+    if step.send.first:
+        if action.polling_mode == PollingMode.NONE:
+            notes.append(_store(decision, definition, definition.result_mappings, answer))
+            return _note(move(decision, Status.SUCCEEDED, f"The service answered {received.status}.", step.now),
+                         notes)
+        if action.polling_mode == PollingMode.CALLBACK:
+            move(decision, Status.WAITING_CALLBACK, "Waiting for the callback.", step.now)
+            decision.next_poll_at = decision.deadline_at
+            return _note(decision, notes + ["Waiting for the callback."])
+        move(decision, Status.POLLING, "Polling.", step.now)
+    return _note(_next_poll(step, decision), notes)
+
+
+def _on_error(step, decision, policy, message, *, repeat_safe):
+    """Apply the action's policy for an error (a failed request or an unaccepted status)."""
+    run, action = step.run, step.definition.action
+    if step.error is None:
+        step.exchange.failed_part = FailedPart.RESPONSE if policy != ErrorPolicy.KEEP_POLLING else ""
+    which = "The first request" if step.send.first else f"Poll {run.polls}"
+    if action.polling_mode == PollingMode.NONE:
+        policy = ErrorPolicy.FAIL
+    elif step.send.first and policy != ErrorPolicy.FAIL:
+        poll_one = step.send.counts_as_poll
+        if not (repeat_safe or _repeatable(action, poll_one=poll_one)):
+            _note(decision, ["Not sent again: it may have reached the service."])
+            return _fail(step, decision, None, (
+                f"The first request failed: {message} It is not sent again: it may have reached the service, "
+                f"and a {action.method} is repeated only when the action says it is safe to repeat."
+            ))
+    if policy == ErrorPolicy.FAIL:
+        return _fail(step, decision, "The run fails.", f"{which}: {message}" if not step.send.first
+                     else f"The first request failed: {message}")
+    if policy == ErrorPolicy.KEEP_POLLING:
+        decision.consecutive_errors = 0
+        _note(decision, ["Not an error here: polling goes on."])
+        return _next_poll(step, decision, last=message)
+    errors = run.consecutive_errors + 1
+    decision.consecutive_errors = errors
+    if errors >= action.max_consecutive_errors:
+        _note(decision, ["Error limit reached: the run fails."])
+        where = "sending the first request" if step.send.first else "while polling"
+        return _fail(step, decision, None, f"{errors} errors in a row {where}; the last: {message}")
+    _note(decision, [f"Error {errors} of {action.max_consecutive_errors} in a row: retried at the next interval."])
+    return _next_poll(step, decision, last=message)
+
+
+def _next_poll(step, decision, last=""):
+    """Schedule the next attempt, unless the attempt limit is reached."""
+    run, action = step.run, step.definition.action
+    limit = action.poll_max_attempts
+    if limit and step.send.counts_as_poll and run.polls >= limit:
+        tail = f"; the last: {last}" if last else ""
+        return move(decision, Status.TIMED_OUT,
+                    f"No stop condition matched in {run.polls} polls (the attempt limit){tail}.", step.now)
+    delay = scheduling.backoff_delay(
+        action.poll_interval, run.polls, exponential=action.poll_backoff == "exponential", cap=action.poll_backoff_max
+    )
+    headers = step.received.headers if step.received is not None else None
+    decision.next_poll_at = scheduling.next_due(
+        step.now, delay, jitter=action.poll_jitter, retry_after=scheduling.retry_after_seconds(headers),
+        deadline=decision.deadline_at,
+    )
+    if decision.status == Status.POLLING and decision.reason != "Polling.":
+        decision.reason = "Polling."
+    return decision
+
+
+def _fail(step, decision, note, reason):
+    _note(decision, [note])
+    return move(decision, Status.FAILED, step.definition.redactor.text(reason), step.now)
+
+
+def _note(decision, notes):
+    decision.notes.extend(note for note in notes if note)
+    return decision
+
+
+def _store(decision, definition, mappings, answer):
+    if not mappings:
+        return ""
+    stored, missing = mapped_fields(mappings, answer)
+    decision.fields.update(_redacted(definition, stored))
+    notes = []
+    if stored:
+        notes.append("Stored " + ", ".join(stored) + ".")
+    if missing:
+        notes.append("Found nothing for " + ", ".join(missing) + ".")
+    return " ".join(notes)
+
+
+def _redacted(definition, values):
+    return {key: definition.redactor.value(value) for key, value in values.items()}
+
+
+def _log(step, decision):
+    """Write what was decided on the exchange row; a poll that repeats the previous one adds to its count."""
+    run, redactor = step.run, step.definition.redactor
+    # Conditions and errors quote the values they saw, secrets included.
+    decision.reason = redactor.text(decision.reason)
+    words = " ".join(decision.notes)
+    if decision.status == Status.POLLING and not step.error and decision.reason == "Polling." and step.send.first:
+        words = " ".join(filter(None, [words, f"Polling every {step.definition.action.poll_interval:g} s."]))
+    exchange_log.finish_decision(step.exchange, redactor, words)
+    decision.exchanges = list(step.send.notes)
+    if step.send.kind == ExchangeKind.POLL and not step.send.notes:
+        status = step.received.status if step.received is not None else ""
+        body = step.received.body if step.received is not None else b""
+        digest = exchange_log.answer_digest(status, step.exchange.error, body, step.exchange.decision)
+        if digest == run.last_answer_digest and run.last_exchange_id and not decision.finished:
+            decision.repeat = (run.last_exchange_id, step.send.attempt, step.now)
+            return decision
+        decision.last_answer_digest = digest
+    decision.exchanges.append(step.exchange)
+    return decision
+
+
+# --- callbacks ----------------------------------------------------------------------------
+
+
+def judge_callback(run, definition, row, now):
+    """The Decision for a callback (``row``, its logged exchange) posted to a run that waits for one."""
+    from urllib3 import HTTPHeaderDict
+
+    headers = HTTPHeaderDict(row.request_headers)
+    content_type = (headers.get("Content-Type") or "").lower()
+    answer = read_answer(200, headers, row.request_body,
+                         convert_xml=definition.action.convert_xml or "xml" in content_type)
+    decision = unchanged(run)
+    redactor = definition.redactor
+    if answer.parse_error and definition.needs_body:
+        row.failed_part = FailedPart.REQUEST
+        exchange_log.finish_decision(row, redactor, answer.parse_error + " Still waiting.")
+        return decision
+    if not definition.stop_conditions:
+        stored = _store(decision, definition, definition.result_mappings, answer)
+        exchange_log.finish_decision(row, redactor, " ".join(filter(None, [
+            stored, "Callback received: the run succeeded (no stop conditions)."])))
+        return move(decision, Status.SUCCEEDED, "Callback received.", now)
+    matched, stored, said = stop_decision(definition.stop_conditions, answer, context_for(definition, run))
+    decision.fields.update(_redacted(definition, stored))
+    if matched is None:
+        exchange_log.finish_decision(row, redactor, f"{said} Still waiting.")
+        return decision
+    notes = [said, _store(decision, definition, definition.result_mappings, answer)]
+    if matched.outcome == Outcome.FAILURE:
+        row.failed_part = FailedPart.REQUEST
+    exchange_log.finish_decision(row, redactor, " ".join(filter(None, notes)))
+    status = Status.FAILED if matched.outcome == Outcome.FAILURE else Status.SUCCEEDED
+    return move(decision, status, redactor.text(f"Stop condition matched: {said}"), now)
+
+
+# --- faults --------------------------------------------------------------------------------
+
+
+def internal_failure(run, definition, exc, stage, now):
+    """A fault in our own code while handling ``run``: the run fails with the reason, the rest goes on.
+
+    The traceback is logged with secrets masked (exception texts quote values).
+    """
+    redactor = definition.redactor if definition is not None else None
+    text = "".join(traceback.format_exception(exc))
+    message = f"{exc.__class__.__name__}: {exc}"
+    if redactor is not None:
+        text, message = redactor.text(text), redactor.text(message)
+    log.error("Run %s failed while %s:\n%s", run.pk, stage, text)
+    decision = unchanged(run)
+    if run.status not in ACTIVE:
+        return decision
+    return move(decision, Status.FAILED, f"Internal error while {stage}: {message}"[:2000], now)
