@@ -117,7 +117,8 @@ class Integration(models.Model):
     def secret_values(self):
         """Every secret value of this integration: what must never be shown or logged."""
         values = [secret.value for secret in self.secrets.all()]
-        if self.auth_secret:
+        if self.auth_secret and "{{" not in self.auth_secret:
+            # A template ({{ secrets.TOKEN }}) is not itself secret: what it is filled with is.
             values.append(self.auth_secret)
         return [value for value in values if value]
 

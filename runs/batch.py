@@ -124,8 +124,8 @@ def take_over(sends, claim_token, now):
     me = heartbeats.holder()
     groups = {}
     for run, definition, planned in sends:
-        action = definition.action
-        lease = scheduling.lease_seconds(action.connect_timeout, action.read_timeout,
+        outbound = planned.outbound
+        lease = scheduling.lease_seconds(outbound.connect_timeout, outbound.read_timeout,
                                          token_call=planned.oauth is not None)
         groups.setdefault((lease, planned.counts_as_poll, planned.status), []).append(run.pk)
     taken = set()

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from django.utils import timezone
 
 from .http import Outbound
+from .outbound import MAX_CONNECT_TIMEOUT, MAX_READ_TIMEOUT
 from .models import OAuthToken
 
 EARLY = timedelta(seconds=30)  # refresh this long before the token says it expires
@@ -96,8 +97,8 @@ def token_request(definition, values):
         url=integration.oauth_token_url,
         headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
         body=urlencode(form).encode(),
-        connect_timeout=action.connect_timeout,
-        read_timeout=action.read_timeout,
+        connect_timeout=min(action.connect_timeout, MAX_CONNECT_TIMEOUT),
+        read_timeout=min(action.read_timeout, MAX_READ_TIMEOUT),
         verify=action.verify_tls,
         use_env_proxy=action.use_env_proxy,
     )

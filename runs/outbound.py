@@ -7,6 +7,7 @@ result is what http.send() sends and, redacted, what the log shows.
 
 import base64
 import json
+import re
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -56,6 +57,12 @@ def poll_part(action):
 def cancel_part(action):
     body_type = BodyType.JSON if action.cancel_webhook_body else BodyType.NONE
     return Part(action.cancel_webhook_method, action.cancel_webhook_url, {}, {}, body_type, action.cancel_webhook_body)
+
+
+# The longest timeouts ever applied, whatever a definition saved before they had maxima holds: a socket
+# timeout of 1e10 s overflows the platform's clock.
+MAX_CONNECT_TIMEOUT = 300.0
+MAX_READ_TIMEOUT = 3600.0
 
 
 class BuildError(Exception):
@@ -129,8 +136,8 @@ def build(definition, run, part, *, attempt=None, access_token=None):
         url=url,
         headers=headers,
         body=body,
-        connect_timeout=action.connect_timeout,
-        read_timeout=action.read_timeout,
+        connect_timeout=min(action.connect_timeout, MAX_CONNECT_TIMEOUT),
+        read_timeout=min(action.read_timeout, MAX_READ_TIMEOUT),
         verify=action.verify_tls,
         client_certificate=action.client_certificate,
         use_env_proxy=action.use_env_proxy,
@@ -157,15 +164,21 @@ def _json_bytes(value):
         raise BuildError("The JSON body would hold NaN or Infinity, which JSON cannot carry.") from None
 
 
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
 def _check_headers(headers):
-    """A line break in a header would end it and start another: refused once placeholders are filled."""
+    """Headers as HTTP allows them, checked once placeholders are filled: a line break would end a
+    header and start another. The message never quotes the value (it may be a secret)."""
     for name, value in headers.items():
-        for text, what in ((name, "name"), (value, "value")):
-            if any(char in text for char in "\r\n\0"):
-                raise BuildError(
-                    f"The header {name.strip()!r} would have a line break or NUL in its {what} once its "
-                    "placeholders are filled; it is not sent."
-                )
+        if not HEADER_NAME.fullmatch(name):
+            shown = CONTROL.sub("?", name)[:60]
+            raise BuildError(f"The header name {shown!r} is not a valid HTTP header name once its placeholders "
+                             "are filled (letters, digits and !#$%&'*+.^_`|~- only); the request is not sent.")
+        if CONTROL.search(value):
+            raise BuildError(f"The header {name!r} would hold a line break or another control character once its "
+                             "placeholders are filled; the request is not sent.")
 
 
 def _form_text(value):
