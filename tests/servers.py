@@ -50,6 +50,12 @@ class Received:
         return jsonlib.loads(self.body)
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default backlog of 5 drops connections that arrive together (a batch of first
+    # requests), which the client then sees as connect timeouts.
+    request_queue_size = 128
+
+
 class ScriptedServer:
     def __init__(self, ssl_context=None):
         """``ssl_context``: a server-side ssl.SSLContext to speak HTTPS."""
@@ -57,7 +63,7 @@ class ScriptedServer:
         self.requests = []
         self.lock = threading.Lock()
         self.arrived = threading.Condition(self.lock)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self.server = _Server(("127.0.0.1", 0), self._handler_class())
         self.server.daemon_threads = True
         self.scheme = "http"
         if ssl_context is not None:
