@@ -23,15 +23,6 @@ from django.conf import settings
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-# Never reachable unless a deployment lists them itself: link-local (where
-# cloud metadata services live) and the known metadata addresses.
-ALWAYS_BLOCKED = [
-    ipaddress.ip_network("169.254.0.0/16"),
-    ipaddress.ip_network("fe80::/10"),
-    ipaddress.ip_network("fd00:ec2::254/128"),
-    ipaddress.ip_network("100.100.100.200/32"),
-]
-
 
 class SendError(Exception):
     """A request that got no usable answer. ``kind``: connection, timeout, blocked, tls, too_slow."""
@@ -66,29 +57,84 @@ class Received:
 
 # --- the address guard ---------------------------------------------------------
 
+# Never reached, whatever INTEGRATIONS_ALLOWED_HOSTS lists, directly or through
+# a proxy: link-local (where most clouds serve instance metadata and
+# credentials: 169.254.169.254, AWS ECS and EKS at 169.254.170.x) and the
+# metadata and platform addresses the clouds keep outside it.
+ALWAYS_BLOCKED = [
+    ipaddress.ip_network("169.254.0.0/16"),
+    ipaddress.ip_network("fe80::/10"),
+    ipaddress.ip_network("100.100.100.200/32"),  # Alibaba Cloud
+    ipaddress.ip_network("168.63.129.16/32"),  # Azure WireServer
+    ipaddress.ip_network("192.0.0.192/32"),  # Oracle Cloud Classic
+    ipaddress.ip_network("fd00:ec2::254/128"),  # AWS, over IPv6
+    ipaddress.ip_network("fd00:ec2::23/128"),  # AWS EKS Pod Identity, over IPv6
+    ipaddress.ip_network("fd20:ce::254/128"),  # Google Cloud, over IPv6
+    ipaddress.ip_network("fd00:c1::a9fe:a9fe/128"),  # Oracle Cloud, over IPv6
+    ipaddress.ip_network("fd00:a9fe:a9fe::1/128"),  # Akamai (Linode), over IPv6
+    ipaddress.ip_network("fd00:42::42/128"),  # Scaleway, over IPv6
+    ipaddress.ip_network("fd00:100::100:200/128"),  # Alibaba Cloud, over IPv6
+]
 
-def _allowed_networks():
+# An IPv4 address written inside an IPv6 one by a NAT64 translator.
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _address(ip):
+    """``ip`` as an address object; an IPv4 address carried in IPv6 (mapped, NAT64) is unwrapped."""
+    address = ipaddress.ip_address(ip.split("%")[0])
+    if address.version == 6:
+        if address.ipv4_mapped:
+            return address.ipv4_mapped
+        if address in NAT64:
+            return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address
+
+
+def _host_name(host):
+    return host.lower().rstrip(".")
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_allowed_hosts(entries):
     networks, names = [], set()
-    for entry in settings.INTEGRATIONS_ALLOWED_HOSTS:
+    for entry in entries:
         try:
             networks.append(ipaddress.ip_network(entry, strict=False))
         except ValueError:
-            names.add(entry.lower())
-    return networks, names
+            names.add(_host_name(entry))
+    names.discard("")
+    return tuple(networks), frozenset(names)
+
+
+def _allowed_hosts():
+    """(networks, names) of INTEGRATIONS_ALLOWED_HOSTS; both empty when it allows everything."""
+    return _parse_allowed_hosts(tuple(settings.INTEGRATIONS_ALLOWED_HOSTS))
+
+
+def _always_blocked(address):
+    return any(address in network for network in ALWAYS_BLOCKED)
 
 
 def check_address(ip, host=""):
-    """Raise SendError unless connecting to ``ip`` (for ``host``) is allowed."""
-    address = ipaddress.ip_address(ip.split("%")[0])
-    if getattr(address, "ipv4_mapped", None):
-        address = address.ipv4_mapped
-    networks, names = _allowed_networks()
-    if networks or names:
-        if host.lower() in names or any(address in network for network in networks):
-            return
-        raise SendError("blocked", f"Requests to {host or ip} ({address}) are not allowed by INTEGRATIONS_ALLOWED_HOSTS.")
-    if any(address in network for network in ALWAYS_BLOCKED):
-        raise SendError("blocked", f"Requests to {host or ip} ({address}) are refused: link-local and cloud metadata addresses are never reached.")
+    """Raise SendError unless connecting to ``ip`` (for ``host``) is allowed.
+
+    Link-local and metadata addresses are refused first, whatever the allowed
+    list says; then, when there is a list, the host's name or the address
+    must be on it.
+    """
+    address = _address(ip)
+    if _always_blocked(address):
+        raise SendError(
+            "blocked",
+            f"Requests to {host or ip} ({address}) are refused: link-local and cloud metadata addresses "
+            "are never reached, whatever INTEGRATIONS_ALLOWED_HOSTS says.",
+        )
+    networks, names = _allowed_hosts()
+    if (networks or names) and _host_name(host) not in names and not any(address in net for net in networks):
+        raise SendError(
+            "blocked", f"Requests to {host or ip} ({address}) are not allowed by INTEGRATIONS_ALLOWED_HOSTS."
+        )
 
 
 def _check_literal_address(url):
