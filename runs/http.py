@@ -2,15 +2,19 @@
 
 It applies timeouts (connect, read, and a total deadline for slow bodies),
 reads at most a capped number of bytes (streamed, so a huge answer cannot
-fill memory), and refuses addresses the deployment does not allow, checked
-on the address actually connected to. Every failure becomes a SendError
-that says what went wrong and whether trying again can help.
+fill memory), and refuses addresses the deployment does not allow: every
+address a name resolves to is checked before connecting, the connection is
+made to exactly those, and behind a proxy the target is checked before the
+request goes to the proxy. Every failure becomes a SendError that says what
+went wrong and whether trying again can help.
 """
 
 import functools
 import ipaddress
 import os
+import re
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -22,6 +26,8 @@ import urllib3
 from django.conf import settings
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util.connection import allowed_gai_family
 
 
 class SendError(Exception):
@@ -76,8 +82,17 @@ ALWAYS_BLOCKED = [
     ipaddress.ip_network("fd00:100::100:200/128"),  # Alibaba Cloud, over IPv6
 ]
 
+# The names clouds give their metadata services, refused before anything is
+# resolved: behind a proxy the worker may not resolve them, but the proxy would.
+METADATA_HOST_NAMES = frozenset({
+    "metadata", "metadata.google.internal", "metadata.goog",  # Google Cloud
+    "instance-data", "instance-data.ec2.internal",  # AWS
+    "metadata.tencentyun.com",  # Tencent Cloud
+})
+
 # An IPv4 address written inside an IPv6 one by a NAT64 translator.
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
+NUMERIC_HOST = re.compile(r"[0-9a-fx.]+", re.IGNORECASE)
 
 
 def _address(ip):
@@ -89,6 +104,25 @@ def _address(ip):
         if address in NAT64:
             return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return address
+
+
+def _literal_address(host):
+    """The address ``host`` spells in any form a resolver reads, or None for a name.
+
+    2852039166, 0xa9fea9fe, 0251.0376.0251.0376, 169.254.43518 and
+    169.254.169.254. (a trailing dot) all spell 169.254.169.254.
+    """
+    host = host.strip("[]").rstrip(".")
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    if NUMERIC_HOST.fullmatch(host):
+        try:
+            return socket.inet_ntoa(socket.inet_aton(host))
+        except OSError:
+            pass
+    return None
 
 
 def _host_name(host):
@@ -137,6 +171,13 @@ def check_address(ip, host=""):
         )
 
 
+def _check_host_name(host):
+    if _host_name(host) in METADATA_HOST_NAMES:
+        raise SendError(
+            "blocked", f"Requests to {host} are refused: it names a cloud metadata service, which is never reached."
+        )
+
+
 def _check_literal_address(url):
     """An address written in the URL is refused before connecting (a proxy would hide it from the connection)."""
     host = urlsplit(url).hostname or ""
@@ -148,14 +189,55 @@ def _check_literal_address(url):
 
 
 class _GuardMixin:
+    """Resolves the host itself and refuses it unless every address is allowed, then connects to exactly those.
+
+    urllib3 resolves and connects in one step (create_connection), which
+    leaves only the address already connected to to check; and checking a
+    name apart from connecting would let DNS answer differently the second
+    time. TLS is untouched: it uses self.host, the URL's name, for SNI and
+    the certificate. The connected peer is checked once more.
+    """
+
     def _new_conn(self):
-        sock = super()._new_conn()
+        host = self._dns_host.strip("[]")
+        _check_host_name(host)
+        check = functools.partial(check_address, host=self.host)
         try:
-            check_address(sock.getpeername()[0], self.host)
+            infos = socket.getaddrinfo(_literal_address(host) or host, self.port, allowed_gai_family(),
+                                       socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:
+            raise NameResolutionError(self.host, self, exc) from exc
+        for info in infos:
+            check(info[4][0])
+        sock = self._connect(infos)
+        try:
+            check(sock.getpeername()[0])
         except SendError:
             sock.close()
             raise
+        sys.audit("http.client.connect", self, self.host, self.port)
         return sock
+
+    def _connect(self, infos):
+        """A socket connected to the first address of ``infos`` that answers, as urllib3 would connect."""
+        error = None
+        for family, kind, protocol, _, address in infos:
+            sock = socket.socket(family, kind, protocol)
+            try:
+                for option in self.socket_options or ():
+                    sock.setsockopt(*option)
+                sock.settimeout(self.timeout)
+                if self.source_address:
+                    sock.bind(self.source_address)
+                sock.connect(address)
+                return sock
+            except OSError as exc:
+                error = exc
+                sock.close()
+        if isinstance(error, TimeoutError):
+            message = f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
+            raise ConnectTimeoutError(self, message) from error
+        raise NewConnectionError(self, f"Failed to establish a new connection: {error}") from error
 
 
 class GuardedHTTPConnection(_GuardMixin, HTTPConnection):
