@@ -178,16 +178,6 @@ def _check_host_name(host):
         )
 
 
-def _check_literal_address(url):
-    """An address written in the URL is refused before connecting (a proxy would hide it from the connection)."""
-    host = urlsplit(url).hostname or ""
-    try:
-        ipaddress.ip_address(host.split("%")[0])
-    except ValueError:
-        return  # a name: checked on the address it connects to
-    check_address(host, host)
-
-
 class _GuardMixin:
     """Resolves the host itself and refuses it unless every address is allowed, then connects to exactly those.
 
@@ -200,8 +190,12 @@ class _GuardMixin:
 
     def _new_conn(self):
         host = self._dns_host.strip("[]")
-        _check_host_name(host)
-        check = functools.partial(check_address, host=self.host)
+        if self.proxy is not None:  # a connection to the proxy: send() has checked the target
+            _check_proxy(self.proxy)
+            check = functools.partial(_check_proxy, self.proxy)
+        else:
+            _check_host_name(host)
+            check = functools.partial(check_address, host=self.host)
         try:
             infos = socket.getaddrinfo(_literal_address(host) or host, self.port, allowed_gai_family(),
                                        socket.SOCK_STREAM)
@@ -279,15 +273,85 @@ def _environment_proxies(environment, origin):
     return proxies if requests.utils.select_proxy(origin, proxies) else {}
 
 
-def _check_proxied_host(url):
-    """Behind a proxy the connection goes to the proxy, so the target's own addresses are checked here."""
-    parts = urlsplit(url)
+def _check_proxy(proxy, ip=None):
+    """Refuse a proxy (urllib3 Url) named like a metadata service or at ``ip`` in ALWAYS_BLOCKED.
+
+    The allowed list is not applied to the proxy: it names where requests may
+    go, and the proxy is where the deployment's own environment sends them.
+    """
+    if _host_name(proxy.host) in METADATA_HOST_NAMES:
+        reason = "its host names a cloud metadata service, which is never reached"
+    elif ip is not None and _always_blocked(_address(ip)):
+        reason = f"its address {_address(ip)} is link-local or a cloud metadata address, which is never reached"
+    else:
+        return
+    name = f"{proxy.scheme}://{proxy.host}:{proxy.port}"  # never its credentials
+    raise SendError("blocked", f"The proxy {name} ({_proxy_variables(proxy)}) is refused: {reason}.")
+
+
+def _proxy_variables(proxy):
+    """The environment variables that name ``proxy``, for messages."""
+    names = []
+    for name in PROXY_VARIABLES:
+        value = os.environ.get(name, "")
+        if value and "no_proxy" not in name.lower():
+            try:
+                host = urlsplit(requests.utils.prepend_scheme_if_needed(value, "http")).hostname
+            except ValueError:
+                continue
+            if host == proxy.host.strip("[]").lower():
+                names.append(name)
+    return ", ".join(names) or "from the environment"
+
+
+# How long the addresses of a target behind a proxy are kept (see _addresses).
+RESOLVED_SECONDS = 10
+_resolved = {}
+
+
+def _addresses(host):
+    """The addresses ``host`` resolves to here, () when it does not; kept for RESOLVED_SECONDS.
+
+    Only for targets behind a proxy: the proxy resolves them again itself, so
+    this check cannot be exact anyway, and polling through a kept-alive proxy
+    connection should not cost a lookup per request. A direct connection
+    always resolves afresh (_GuardMixin).
+    """
+    now = time.monotonic()
+    cached = _resolved.get(host)
+    if cached is not None and cached[0] > now:
+        return cached[1]
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
-    except OSError:
-        return  # the proxy resolves it, or fails to
-    for info in infos:
-        check_address(info[4][0], parts.hostname)
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        addresses = tuple(dict.fromkeys(info[4][0] for info in infos))
+    except (OSError, UnicodeError):
+        addresses = ()
+    if len(_resolved) >= 4096:
+        _resolved.clear()
+    _resolved[host] = (now + RESOLVED_SECONDS, addresses)
+    return addresses
+
+
+def _check_proxied_target(url):
+    """Behind a proxy the connection goes to the proxy, so the target is checked here, before sending.
+
+    By name, and by every address it resolves to. A name the worker cannot
+    resolve is left to the proxy (corporate proxies resolve names the
+    worker cannot), unless there is an allowed list that does not name it.
+    """
+    host = urlsplit(url).hostname or ""
+    _check_host_name(host)
+    literal = _literal_address(host)
+    addresses = (literal,) if literal else _addresses(host)
+    for ip in addresses:
+        check_address(ip, host)
+    networks, names = _allowed_hosts()
+    if not addresses and (networks or names) and _host_name(host) not in names:
+        raise SendError(
+            "blocked",
+            f"Requests to {host} are not allowed by INTEGRATIONS_ALLOWED_HOSTS: the name is not listed, and it "
+            "does not resolve here to an address that could be compared with the networks listed.",
+        )
 
 
 # --- connection pools: one per process (and per proxy), so connections are reused ----
@@ -331,11 +395,10 @@ def send(outbound):
     started = time.monotonic()
     deadline = started + outbound.connect_timeout + outbound.read_timeout
     cert_file = None
-    _check_literal_address(outbound.url)
     proxies = environment_proxies(outbound.url) if outbound.use_env_proxy else {}
     proxy_url = requests.utils.select_proxy(outbound.url, proxies) or ""
     if proxy_url:
-        _check_proxied_host(outbound.url)
+        _check_proxied_target(outbound.url)
     headers = {**DEFAULT_HEADERS, **outbound.headers}
     response, complete = None, False
     try:

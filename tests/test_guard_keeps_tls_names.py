@@ -1,6 +1,7 @@
 """The guard connects to the address it checked, while TLS still checks the name in the URL.
 
-The server sees the URL's name as SNI and its certificate must be for that name.
+Directly and through a CONNECT tunnel: the server sees the URL's name as SNI
+and its certificate must be for that name.
 """
 
 import datetime
@@ -14,6 +15,7 @@ from cryptography.x509.oid import NameOID
 
 from runs import http
 from runs.http import Outbound, SendError, send
+from tests.proxy_server import TunnelProxy
 from tests.servers import ScriptedServer, reply
 
 
@@ -54,6 +56,13 @@ def https_server(names, tmp_path, monkeypatch):
     return server
 
 
+@pytest.fixture
+def no_proxies(monkeypatch):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
 def test_tls_sends_and_checks_the_url_host_name_while_connecting_to_its_checked_address(tmp_path, monkeypatch,
                                                                                        settings):
     settings.INTEGRATIONS_ALLOWED_HOSTS = ["localhost"]
@@ -78,3 +87,30 @@ def test_a_certificate_for_another_name_is_refused(tmp_path, monkeypatch):
     assert caught.value.kind == "tls"
     assert "localhost" in str(caught.value)
     assert server.requests == []
+
+
+def test_through_a_tunnel_tls_checks_the_target_name_the_proxy_resolves(tmp_path, monkeypatch, settings, no_proxies):
+    settings.INTEGRATIONS_ALLOWED_HOSTS = ["jobs.example.invalid"]
+    with https_server(["jobs.example.invalid"], tmp_path, monkeypatch) as server:
+        server.script("/jobs", reply(json={"id": 1}))
+        with TunnelProxy(hosts={"jobs.example.invalid": server.server.server_address[1]}) as proxy:
+            monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+
+            received = send(Outbound("GET", "https://jobs.example.invalid/jobs"))
+
+    assert received.status == 200
+    (request_line,) = proxy.requests
+    assert request_line.startswith("CONNECT jobs.example.invalid:443 ")
+    assert server.sni == ["jobs.example.invalid"]
+
+
+def test_an_https_target_not_on_the_allowed_list_never_reaches_the_proxy(monkeypatch, settings, no_proxies):
+    settings.INTEGRATIONS_ALLOWED_HOSTS = ["jobs.example.invalid"]
+    with TunnelProxy(hosts={"internal-only.corp": 9}) as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+
+        with pytest.raises(SendError) as caught:
+            send(Outbound("GET", "https://internal-only.corp/secret"))
+
+    assert caught.value.kind == "blocked"
+    assert proxy.connections == 0
