@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django_q",
     "integrations",
     "runs",
+    "sandbox",
 ]
 
 MIDDLEWARE = [

@@ -12,4 +12,4 @@ urlpatterns = [
 ]
 
 if settings.INTEGRATIONS_SANDBOX:
-    urlpatterns.append(path("sandbox/", include("integrations_site.sandbox")))
+    urlpatterns.append(path("sandbox/", include("sandbox.urls")))

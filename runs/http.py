@@ -2,15 +2,19 @@
 
 It applies timeouts (connect, read, and a total deadline for slow bodies),
 reads at most a capped number of bytes (streamed, so a huge answer cannot
-fill memory), and refuses addresses the deployment does not allow, checked
-on the address actually connected to. Every failure becomes a SendError
-that says what went wrong and whether trying again can help.
+fill memory), and refuses addresses the deployment does not allow: every
+address a name resolves to is checked before connecting, the connection is
+made to exactly those, and behind a proxy the target is checked before the
+request goes to the proxy. Every failure becomes a SendError that says what
+went wrong and whether trying again can help.
 """
 
 import functools
 import ipaddress
 import os
+import re
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -22,15 +26,8 @@ import urllib3
 from django.conf import settings
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-
-# Never reachable unless a deployment lists them itself: link-local (where
-# cloud metadata services live) and the known metadata addresses.
-ALWAYS_BLOCKED = [
-    ipaddress.ip_network("169.254.0.0/16"),
-    ipaddress.ip_network("fe80::/10"),
-    ipaddress.ip_network("fd00:ec2::254/128"),
-    ipaddress.ip_network("100.100.100.200/32"),
-]
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util.connection import allowed_gai_family
 
 
 class SendError(Exception):
@@ -72,50 +69,175 @@ class Received:
 
 # --- the address guard ---------------------------------------------------------
 
+# Never reached, whatever INTEGRATIONS_ALLOWED_HOSTS lists, directly or through
+# a proxy: link-local (where most clouds serve instance metadata and
+# credentials: 169.254.169.254, AWS ECS and EKS at 169.254.170.x) and the
+# metadata and platform addresses the clouds keep outside it.
+ALWAYS_BLOCKED = [
+    ipaddress.ip_network("169.254.0.0/16"),
+    ipaddress.ip_network("fe80::/10"),
+    ipaddress.ip_network("100.100.100.200/32"),  # Alibaba Cloud
+    ipaddress.ip_network("168.63.129.16/32"),  # Azure WireServer
+    ipaddress.ip_network("192.0.0.192/32"),  # Oracle Cloud Classic
+    ipaddress.ip_network("fd00:ec2::254/128"),  # AWS, over IPv6
+    ipaddress.ip_network("fd00:ec2::23/128"),  # AWS EKS Pod Identity, over IPv6
+    ipaddress.ip_network("fd20:ce::254/128"),  # Google Cloud, over IPv6
+    ipaddress.ip_network("fd00:c1::a9fe:a9fe/128"),  # Oracle Cloud, over IPv6
+    ipaddress.ip_network("fd00:a9fe:a9fe::1/128"),  # Akamai (Linode), over IPv6
+    ipaddress.ip_network("fd00:42::42/128"),  # Scaleway, over IPv6
+    ipaddress.ip_network("fd00:100::100:200/128"),  # Alibaba Cloud, over IPv6
+]
 
-def _allowed_networks():
+# The names clouds give their metadata services, refused before anything is
+# resolved: behind a proxy the worker may not resolve them, but the proxy would.
+METADATA_HOST_NAMES = frozenset({
+    "metadata", "metadata.google.internal", "metadata.goog",  # Google Cloud
+    "instance-data", "instance-data.ec2.internal",  # AWS
+    "metadata.tencentyun.com",  # Tencent Cloud
+})
+
+# An IPv4 address written inside an IPv6 one by a NAT64 translator.
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+NUMERIC_HOST = re.compile(r"[0-9a-fx.]+", re.IGNORECASE)
+
+
+def _address(ip):
+    """``ip`` as an address object; an IPv4 address carried in IPv6 (mapped, NAT64) is unwrapped."""
+    address = ipaddress.ip_address(ip.split("%")[0])
+    if address.version == 6:
+        if address.ipv4_mapped:
+            return address.ipv4_mapped
+        if address in NAT64:
+            return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address
+
+
+def _literal_address(host):
+    """The address ``host`` spells in any form a resolver reads, or None for a name.
+
+    2852039166, 0xa9fea9fe, 0251.0376.0251.0376, 169.254.43518 and
+    169.254.169.254. (a trailing dot) all spell 169.254.169.254.
+    """
+    host = host.strip("[]").rstrip(".")
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    if NUMERIC_HOST.fullmatch(host):
+        try:
+            return socket.inet_ntoa(socket.inet_aton(host))
+        except OSError:
+            pass
+    return None
+
+
+def _host_name(host):
+    return host.lower().rstrip(".")
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_allowed_hosts(entries):
     networks, names = [], set()
-    for entry in settings.INTEGRATIONS_ALLOWED_HOSTS:
+    for entry in entries:
         try:
             networks.append(ipaddress.ip_network(entry, strict=False))
         except ValueError:
-            names.add(entry.lower())
-    return networks, names
+            names.add(_host_name(entry))
+    names.discard("")
+    return tuple(networks), frozenset(names)
+
+
+def _allowed_hosts():
+    """(networks, names) of INTEGRATIONS_ALLOWED_HOSTS; both empty when it allows everything."""
+    return _parse_allowed_hosts(tuple(settings.INTEGRATIONS_ALLOWED_HOSTS))
+
+
+def _always_blocked(address):
+    return any(address in network for network in ALWAYS_BLOCKED)
 
 
 def check_address(ip, host=""):
-    """Raise SendError unless connecting to ``ip`` (for ``host``) is allowed."""
-    address = ipaddress.ip_address(ip.split("%")[0])
-    if getattr(address, "ipv4_mapped", None):
-        address = address.ipv4_mapped
-    networks, names = _allowed_networks()
-    if networks or names:
-        if host.lower() in names or any(address in network for network in networks):
-            return
-        raise SendError("blocked", f"Requests to {host or ip} ({address}) are not allowed by INTEGRATIONS_ALLOWED_HOSTS.")
-    if any(address in network for network in ALWAYS_BLOCKED):
-        raise SendError("blocked", f"Requests to {host or ip} ({address}) are refused: link-local and cloud metadata addresses are never reached.")
+    """Raise SendError unless connecting to ``ip`` (for ``host``) is allowed.
+
+    Link-local and metadata addresses are refused first, whatever the allowed
+    list says; then, when there is a list, the host's name or the address
+    must be on it.
+    """
+    address = _address(ip)
+    if _always_blocked(address):
+        raise SendError(
+            "blocked",
+            f"Requests to {host or ip} ({address}) are refused: link-local and cloud metadata addresses "
+            "are never reached, whatever INTEGRATIONS_ALLOWED_HOSTS says.",
+        )
+    networks, names = _allowed_hosts()
+    if (networks or names) and _host_name(host) not in names and not any(address in net for net in networks):
+        raise SendError(
+            "blocked", f"Requests to {host or ip} ({address}) are not allowed by INTEGRATIONS_ALLOWED_HOSTS."
+        )
 
 
-def _check_literal_address(url):
-    """An address written in the URL is refused before connecting (a proxy would hide it from the connection)."""
-    host = urlsplit(url).hostname or ""
-    try:
-        ipaddress.ip_address(host.split("%")[0])
-    except ValueError:
-        return  # a name: checked on the address it connects to
-    check_address(host, host)
+def _check_host_name(host):
+    if _host_name(host) in METADATA_HOST_NAMES:
+        raise SendError(
+            "blocked", f"Requests to {host} are refused: it names a cloud metadata service, which is never reached."
+        )
 
 
 class _GuardMixin:
+    """Resolves the host itself and refuses it unless every address is allowed, then connects to exactly those.
+
+    urllib3 resolves and connects in one step (create_connection), which
+    leaves only the address already connected to to check; and checking a
+    name apart from connecting would let DNS answer differently the second
+    time. TLS is untouched: it uses self.host, the URL's name, for SNI and
+    the certificate. The connected peer is checked once more.
+    """
+
     def _new_conn(self):
-        sock = super()._new_conn()
+        host = self._dns_host.strip("[]")
+        if self.proxy is not None:  # a connection to the proxy: send() has checked the target
+            _check_proxy(self.proxy)
+            check = functools.partial(_check_proxy, self.proxy)
+        else:
+            _check_host_name(host)
+            check = functools.partial(check_address, host=self.host)
         try:
-            check_address(sock.getpeername()[0], self.host)
+            infos = socket.getaddrinfo(_literal_address(host) or host, self.port, allowed_gai_family(),
+                                       socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:
+            raise NameResolutionError(self.host, self, exc) from exc
+        for info in infos:
+            check(info[4][0])
+        sock = self._connect(infos)
+        try:
+            check(sock.getpeername()[0])
         except SendError:
             sock.close()
             raise
+        sys.audit("http.client.connect", self, self.host, self.port)
         return sock
+
+    def _connect(self, infos):
+        """A socket connected to the first address of ``infos`` that answers, as urllib3 would connect."""
+        error = None
+        for family, kind, protocol, _, address in infos:
+            sock = socket.socket(family, kind, protocol)
+            try:
+                for option in self.socket_options or ():
+                    sock.setsockopt(*option)
+                sock.settimeout(self.timeout)
+                if self.source_address:
+                    sock.bind(self.source_address)
+                sock.connect(address)
+                return sock
+            except OSError as exc:
+                error = exc
+                sock.close()
+        if isinstance(error, TimeoutError):
+            message = f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
+            raise ConnectTimeoutError(self, message) from error
+        raise NewConnectionError(self, f"Failed to establish a new connection: {error}") from error
 
 
 class GuardedHTTPConnection(_GuardMixin, HTTPConnection):
@@ -157,15 +279,85 @@ def _environment_proxies(environment, origin):
     return proxies if requests.utils.select_proxy(origin, proxies) else {}
 
 
-def _check_proxied_host(url):
-    """Behind a proxy the connection goes to the proxy, so the target's own addresses are checked here."""
-    parts = urlsplit(url)
+def _check_proxy(proxy, ip=None):
+    """Refuse a proxy (urllib3 Url) named like a metadata service or at ``ip`` in ALWAYS_BLOCKED.
+
+    The allowed list is not applied to the proxy: it names where requests may
+    go, and the proxy is where the deployment's own environment sends them.
+    """
+    if _host_name(proxy.host) in METADATA_HOST_NAMES:
+        reason = "its host names a cloud metadata service, which is never reached"
+    elif ip is not None and _always_blocked(_address(ip)):
+        reason = f"its address {_address(ip)} is link-local or a cloud metadata address, which is never reached"
+    else:
+        return
+    name = f"{proxy.scheme}://{proxy.host}:{proxy.port}"  # never its credentials
+    raise SendError("blocked", f"The proxy {name} ({_proxy_variables(proxy)}) is refused: {reason}.")
+
+
+def _proxy_variables(proxy):
+    """The environment variables that name ``proxy``, for messages."""
+    names = []
+    for name in PROXY_VARIABLES:
+        value = os.environ.get(name, "")
+        if value and "no_proxy" not in name.lower():
+            try:
+                host = urlsplit(requests.utils.prepend_scheme_if_needed(value, "http")).hostname
+            except ValueError:
+                continue
+            if host == proxy.host.strip("[]").lower():
+                names.append(name)
+    return ", ".join(names) or "from the environment"
+
+
+# How long the addresses of a target behind a proxy are kept (see _addresses).
+RESOLVED_SECONDS = 10
+_resolved = {}
+
+
+def _addresses(host):
+    """The addresses ``host`` resolves to here, () when it does not; kept for RESOLVED_SECONDS.
+
+    Only for targets behind a proxy: the proxy resolves them again itself, so
+    this check cannot be exact anyway, and polling through a kept-alive proxy
+    connection should not cost a lookup per request. A direct connection
+    always resolves afresh (_GuardMixin).
+    """
+    now = time.monotonic()
+    cached = _resolved.get(host)
+    if cached is not None and cached[0] > now:
+        return cached[1]
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
-    except OSError:
-        return  # the proxy resolves it, or fails to
-    for info in infos:
-        check_address(info[4][0], parts.hostname)
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        addresses = tuple(dict.fromkeys(info[4][0] for info in infos))
+    except (OSError, UnicodeError):
+        addresses = ()
+    if len(_resolved) >= 4096:
+        _resolved.clear()
+    _resolved[host] = (now + RESOLVED_SECONDS, addresses)
+    return addresses
+
+
+def _check_proxied_target(url):
+    """Behind a proxy the connection goes to the proxy, so the target is checked here, before sending.
+
+    By name, and by every address it resolves to. A name the worker cannot
+    resolve is left to the proxy (corporate proxies resolve names the
+    worker cannot), unless there is an allowed list that does not name it.
+    """
+    host = urlsplit(url).hostname or ""
+    _check_host_name(host)
+    literal = _literal_address(host)
+    addresses = (literal,) if literal else _addresses(host)
+    for ip in addresses:
+        check_address(ip, host)
+    networks, names = _allowed_hosts()
+    if not addresses and (networks or names) and _host_name(host) not in names:
+        raise SendError(
+            "blocked",
+            f"Requests to {host} are not allowed by INTEGRATIONS_ALLOWED_HOSTS: the name is not listed, and it "
+            "does not resolve here to an address that could be compared with the networks listed.",
+        )
 
 
 # --- connection pools: one per process (and per proxy), so connections are reused ----
@@ -209,11 +401,10 @@ def send(outbound):
     started = time.monotonic()
     deadline = started + outbound.connect_timeout + outbound.read_timeout
     cert_file = None
-    _check_literal_address(outbound.url)
     proxies = environment_proxies(outbound.url) if outbound.use_env_proxy else {}
     proxy_url = requests.utils.select_proxy(outbound.url, proxies) or ""
     if proxy_url:
-        _check_proxied_host(outbound.url)
+        _check_proxied_target(outbound.url)
     headers = {**DEFAULT_HEADERS, **outbound.headers}
     response, complete = None, False
     try:

@@ -22,7 +22,8 @@ def test_a_fast_run_keeps_its_interval_while_a_slow_poll_of_the_same_batch_is_ou
     fast = make_action(server.base_url, method="GET", url="/fast", polling_mode="poll", poll_interval=1, stop=STOP)
     slow = make_action(server.base_url, method="GET", url="/slow", polling_mode="poll", poll_interval=1,
                        read_timeout=30, stop=STOP)
-    fast_run, slow_run = start_run(fast), start_run(slow)
+    start_run(fast)
+    slow_run = start_run(slow)
 
     # One worker process: both runs are due together, so they share its batches.
     workers = Workers(Q_WORKERS=1).start()

@@ -12,11 +12,11 @@ from django.urls import resolve
 
 from integrations.models import Action, ActionInput, Integration, ResponseMapping, Secret, StopCondition
 from integrations.paths import Response, resolve as resolve_path
-from integrations_site import sandbox
+from sandbox import views
 
 pytestmark = pytest.mark.django_db
 
-AUTH = {"Authorization": f"Bearer {sandbox.SANDBOX_TOKEN}"}
+AUTH = {"Authorization": f"Bearer {views.SANDBOX_TOKEN}"}
 ROW_MODELS = [Integration, Secret, Action, ActionInput, ResponseMapping, StopCondition]
 
 
@@ -39,8 +39,8 @@ def test_it_creates_the_sandbox_integration_and_its_actions(settings):
     assert integration.name == "Sandbox jobs"
     assert integration.base_url == "http://demo.test:8000/sandbox/"
     assert integration.auth_type == "bearer"
-    assert integration.auth_secret == sandbox.SANDBOX_TOKEN
-    assert integration.secrets.get(name="SANDBOX_TOKEN").value == sandbox.SANDBOX_TOKEN
+    assert integration.auth_secret == views.SANDBOX_TOKEN
+    assert integration.secrets.get(name="SANDBOX_TOKEN").value == views.SANDBOX_TOKEN
     assert set(integration.actions.values_list("slug", flat=True)) == {
         "run-job",
         "run-failing-job",
@@ -79,7 +79,7 @@ def test_secrets_are_stored_encrypted():
         auth_secrets = [row[0] for row in cursor.fetchall()]
     assert secret_values and auth_secrets
     for raw in secret_values + auth_secrets:
-        assert sandbox.SANDBOX_TOKEN not in raw
+        assert views.SANDBOX_TOKEN not in raw
         assert raw.startswith("fernet:")
 
 

@@ -64,7 +64,9 @@ def test_a_poll_to_a_refused_address_fails_at_once_whatever_the_error_policy(db,
 
 
 @pytest.mark.parametrize("ip", ["169.254.169.254", "::ffff:169.254.169.254", "fe80::1%eth0", "fd00:ec2::254",
-                                "100.100.100.200", "::ffff:a9fe:a9fe"])
+                                "100.100.100.200", "::ffff:a9fe:a9fe", "64:ff9b::a9fe:a9fe", "169.254.170.2",
+                                "168.63.129.16", "192.0.0.192", "fd00:ec2::23", "fd20:ce::254", "fd00:c1::a9fe:a9fe",
+                                "fd00:a9fe:a9fe::1", "fd00:42::42", "fd00:100::100:200"])
 def test_check_address_refuses_link_local_and_metadata_addresses_in_every_spelling(ip):
     with pytest.raises(SendError) as caught:
         check_address(ip)
@@ -85,5 +87,14 @@ def test_check_address_with_a_list_allows_only_the_names_and_networks_listed(set
     check_address("::ffff:10.9.8.7", "internal")
     with pytest.raises(SendError, match="not allowed"):
         check_address("93.184.216.34", "other.example.com")
-    with pytest.raises(SendError, match="not allowed"):
+    with pytest.raises(SendError, match="never reached"):
         check_address("169.254.169.254", "metadata")
+
+
+@pytest.mark.parametrize("allowed", [["metadata"], ["169.254.0.0/16"], ["0.0.0.0/0", "::/0"], ["metadata", "fe80::/10"]])
+def test_check_address_refuses_link_local_and_metadata_addresses_whatever_the_list_allows(settings, allowed):
+    settings.INTEGRATIONS_ALLOWED_HOSTS = allowed
+
+    for ip in ("169.254.169.254", "fe80::1"):
+        with pytest.raises(SendError, match="never reached, whatever INTEGRATIONS_ALLOWED_HOSTS says"):
+            check_address(ip, "metadata")

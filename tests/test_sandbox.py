@@ -1,16 +1,19 @@
 """The sandbox plays a remote job API: stateless ids, status from elapsed time, XML, callbacks."""
 
+import importlib
 import json
 import logging
 import queue
 
 import pytest
 import xmltodict
+from django.urls import clear_url_caches
 from werkzeug import Response
 
-from integrations_site import sandbox
+import integrations_site.urls
+from sandbox import views
 
-AUTH = {"Authorization": f"Bearer {sandbox.SANDBOX_TOKEN}"}
+AUTH = {"Authorization": f"Bearer {views.SANDBOX_TOKEN}"}
 
 
 @pytest.fixture
@@ -20,7 +23,7 @@ def clock(monkeypatch):
     class Clock:
         value = 1_000_000.0
 
-    monkeypatch.setattr(sandbox, "now", lambda: Clock.value)
+    monkeypatch.setattr(views, "now", lambda: Clock.value)
     return Clock
 
 
@@ -135,6 +138,28 @@ def test_it_refuses_a_missing_authorization_header(client):
     assert client.get("/sandbox/").status_code == 401
 
 
+@pytest.fixture
+def urls_with_sandbox(settings):
+    """Rebuild the site's URLs with INTEGRATIONS_SANDBOX on or off; rebuilt as they were afterwards."""
+    original = settings.INTEGRATIONS_SANDBOX
+
+    def rebuild(on):
+        settings.INTEGRATIONS_SANDBOX = on
+        importlib.reload(integrations_site.urls)
+        clear_url_caches()
+
+    yield rebuild
+    rebuild(original)
+
+
+def test_it_is_served_only_while_the_setting_is_on(client, urls_with_sandbox):
+    urls_with_sandbox(False)
+    assert client.get("/sandbox/", headers=AUTH).status_code == 404
+
+    urls_with_sandbox(True)
+    assert client.get("/sandbox/", headers=AUTH).status_code == 200
+
+
 def test_a_tampered_id_is_not_found(client):
     job_id = create(client, name="backup").json()["id"]
     tampered = job_id[:10] + ("A" if job_id[10] != "A" else "B") + job_id[11:]
@@ -221,8 +246,8 @@ def test_it_calls_back_halfway_and_when_done(client, httpserver):
 def test_a_failing_callback_is_logged_not_raised(httpserver, caplog):
     httpserver.expect_request("/hook", method="POST").respond_with_data("down", status=503)
 
-    with caplog.at_level(logging.WARNING, logger="integrations_site.sandbox"):
-        sandbox.post_callback(httpserver.url_for("/hook"), {"id": "x", "status": "running"})
+    with caplog.at_level(logging.WARNING, logger="sandbox.views"):
+        views.post_callback(httpserver.url_for("/hook"), {"id": "x", "status": "running"})
 
     assert "Sandbox callback to" in caplog.text
     assert "503" in caplog.text

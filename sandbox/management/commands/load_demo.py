@@ -21,7 +21,7 @@ from integrations.models import (
     Secret,
     StopCondition,
 )
-from integrations_site.sandbox import SANDBOX_TOKEN
+from sandbox.views import SANDBOX_TOKEN
 
 JSON_PATHS = {"id": "id", "status": "status", "result": "result"}
 # xmltodict turns <job><status>…</status></job> into {"job": {"status": …}}.
