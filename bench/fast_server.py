@@ -1,8 +1,10 @@
-"""A fast local service for the benchmark: answers every poll at once and logs it.
+"""A local service for the benchmark: answers polls and logs each one.
 
-GET /poll/<run>?attempt=N answers {"status": "pending"}, or {"status": "done"}
-once the file named by --done-flag exists. Each request is logged as
-"run attempt epoch-seconds answer" to --log, written out on SIGTERM.
+GET /poll/<run>?attempt=N answers {"status": "pending"} at once, or
+{"status": "done"} once the file named by --done-flag exists; /slow/<run>
+answers the same after --slow-seconds; /hang/<run> never answers (the client
+gives up at its read timeout). Each request is logged as "run attempt
+epoch-seconds answer kind" to --log, written out on SIGTERM.
 
 It shares the machine's cores with the cluster it serves, so it is a bare
 asyncio protocol (keep-alive HTTP/1.1, requests without bodies) rather than
@@ -45,13 +47,24 @@ class Service(asyncio.Protocol):
             self.buffer = rest
             target = head.split(b" ", 2)[1].decode()
             path, _, query = target.partition("?")
+            kind = path.split("/")[1]
             payload, word = ANSWERS[self.state["done"]]
+            if kind == "poll":
+                self.transport.write(payload)
+            elif kind == "slow":
+                asyncio.get_running_loop().call_later(self.state["slow_seconds"], self._answer_late, payload)
+            # "hang": no answer, ever.
+            self.state["lines"].append(
+                f"{path.rsplit('/', 1)[-1]} {query.partition('=')[2]} {time.time():.6f} {word} {kind}\n"
+            )
+
+    def _answer_late(self, payload):
+        if not self.transport.is_closing():
             self.transport.write(payload)
-            self.state["lines"].append(f"{path.rsplit('/', 1)[-1]} {query.partition('=')[2]} {time.time():.6f} {word}\n")
 
 
 async def serve(args):
-    state = {"done": False, "lines": []}
+    state = {"done": False, "lines": [], "slow_seconds": args.slow_seconds}
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: Service(state), "127.0.0.1", args.port, backlog=1024)
     stopped = asyncio.Event()
@@ -76,6 +89,7 @@ def main():
     parser.add_argument("--log", required=True)
     parser.add_argument("--done-flag", required=True)
     parser.add_argument("--port-file", required=True)
+    parser.add_argument("--slow-seconds", type=float, default=2.0)
     asyncio.run(serve(parser.parse_args()))
 
 

@@ -1,29 +1,34 @@
-"""Polling benchmark: N active runs polling a fast local service through the real cluster.
+"""Polling benchmark: N active runs polling a local service through the real cluster.
 
     .venv/bin/python bench/poll_benchmark.py                       # SQLite + ORM broker
     .venv/bin/python bench/poll_benchmark.py --runs 1000 --seconds 20
+    .venv/bin/python bench/poll_benchmark.py --runs 10000 --mixed  # 10% slow, 1% hanging
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/integrations_bench \\
-      REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/poll_benchmark.py
+      REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/poll_benchmark.py --clusters 2
 
 For each N it makes a fresh database, N runs already polling (due times
-spread over one interval), starts `runworkers` (with a row counter) and a
-fast local service, and measures over a window: polls per second, lag of
-each poll behind its due time (p50/p95/p99), CPU seconds per poll of the
-cluster's processes, rows written per poll; then how long a met stop
-condition takes to end its run; then the same number of calls made by a
-bare requests.Session loop, with the ratio.
+spread over one interval), starts `runworkers` (with a row counter; with
+--clusters, several) and the local service, and measures over a window:
+polls per second, lag of each poll behind its due time (p50/p95/p99), CPU
+seconds per poll of the clusters' processes, rows written per poll; then
+how long a met stop condition takes to end its run; then the same number of
+calls made by a bare requests.Session loop, with the ratio.
+
+--mixed: 10% of the runs poll a service that answers after 2 s, 1% one that
+never answers (their read timeout, 5 s, ends each poll; a timeout is "keep
+polling" for them). A run is due one interval after its previous answer, so
+a slow run's due time includes its own latency; figures are given for the
+fast runs and for the slow and hanging ones apart.
 """
 
 import argparse
 import os
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +69,18 @@ def rows_written(directory):
     return total
 
 
+def sends_by_cluster(directory):
+    """Requests sent so far, by cluster (bench/workers.py counts them per process)."""
+    totals = {}
+    for path in Path(directory).glob("sends-*"):
+        cluster = path.name.split("-")[1]
+        try:
+            totals[cluster] = totals.get(cluster, 0) + int(path.read_text() or 0)
+        except ValueError:
+            pass
+    return totals
+
+
 def fresh_database(url, directory):
     """A database URL with an empty, migrated schema."""
     if not url:
@@ -78,6 +95,9 @@ def fresh_database(url, directory):
     return url
 
 
+HANG_TIMEOUT = 5.0
+LATENCY = {"poll": 0.0, "slow": 2.0, "hang": HANG_TIMEOUT}
+
 SETUP = """
 import django, os, sys
 django.setup()
@@ -87,20 +107,31 @@ from datetime import timedelta
 from django.utils import timezone
 from integrations.models import Action, Integration, StopCondition
 from runs.models import Run, Status
-n, interval, port = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+n, interval, port, mixed = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), sys.argv[6] == "mixed"
 integration = Integration.objects.create(name="Bench", slug="bench", base_url=f"http://127.0.0.1:{port}")
-action = Action.objects.create(integration=integration, name="Poll", slug="poll", method="GET",
-    url="/poll/{{ run.id }}", polling_mode="poll", poll_interval=interval,
-    poll_params={"attempt": "{{ run.attempt }}"}, read_timeout=10, connect_timeout=5)
-StopCondition.objects.create(action=action, path="status", value="done", outcome="success")
+actions = {}
+for kind, read_timeout, on_error in (("poll", 10, "retry"), ("slow", 10, "retry"), ("hang", %(hang)s, "keep_polling")):
+    actions[kind] = Action.objects.create(integration=integration, name=kind, slug=kind, method="GET",
+        url=f"/{kind}/{{{{ run.id }}}}", polling_mode="poll", poll_interval=interval,
+        poll_params={"attempt": "{{ run.attempt }}"}, read_timeout=read_timeout, connect_timeout=5,
+        on_connection_error=on_error)
+    StopCondition.objects.create(action=actions[kind], path="status", value="done", outcome="success")
+
+def kind(i):
+    if mixed and i %% 100 == 0:
+        return "hang"
+    if mixed and i %% 10 == 1:
+        return "slow"
+    return "poll"
+
 start = timezone.now() + timedelta(seconds=float(sys.argv[4]))
-runs = [Run(action=action, integration=integration, status=Status.POLLING, started_at=timezone.now(),
+runs = [Run(action=actions[kind(i)], integration=integration, status=Status.POLLING, started_at=timezone.now(),
             next_poll_at=start + timedelta(seconds=interval * i / n)) for i in range(n)]
 Run.objects.bulk_create(runs, batch_size=2000)
 with open(sys.argv[5], "w") as f:
-    for run in Run.objects.order_by("id").values_list("id", "next_poll_at"):
-        f.write(f"{run[0]} {run[1].timestamp():.6f}\\n")
-"""
+    for run in Run.objects.order_by("id").values_list("id", "next_poll_at", "action__slug"):
+        f.write(f"{run[0]} {run[1].timestamp():.6f} {run[2]}\\n")
+""" % {"hang": HANG_TIMEOUT}
 
 FINISHED = """
 import django, sys, time
@@ -134,7 +165,8 @@ def bench(n, args, database_url, redis_url):
 
     server_log, done_flag, port_file = f"{directory}/server.log", f"{directory}/done", f"{directory}/port"
     server = subprocess.Popen([sys.executable, str(ROOT / "bench/fast_server.py"), "--log", server_log,
-                               "--done-flag", done_flag, "--port-file", port_file], start_new_session=True)
+                               "--done-flag", done_flag, "--port-file", port_file,
+                               "--slow-seconds", str(LATENCY["slow"])], start_new_session=True)
     while not os.path.exists(port_file) or not Path(port_file).read_text():
         time.sleep(0.05)
     port = int(Path(port_file).read_text())
@@ -142,53 +174,66 @@ def bench(n, args, database_url, redis_url):
     warmup = 8.0
     due_file = f"{directory}/due"
     subprocess.run(
-        [sys.executable, "-c", SETUP, str(n), str(args.interval), str(port), str(warmup), due_file],
+        [sys.executable, "-c", SETUP, str(n), str(args.interval), str(port), str(warmup), due_file,
+         "mixed" if args.mixed else "steady"],
         cwd=ROOT, env=env, check=True)
-    first_due = {int(line.split()[0]): float(line.split()[1]) for line in Path(due_file).read_text().splitlines()}
+    first_due, kinds = {}, {}
+    for line in Path(due_file).read_text().splitlines():
+        run_id, due, kind = line.split()
+        first_due[int(run_id)], kinds[int(run_id)] = float(due), kind
 
-    workers = subprocess.Popen([sys.executable, str(ROOT / "bench/workers.py")], cwd=ROOT, env=env,
-                               start_new_session=True, stdout=subprocess.DEVNULL)
+    clusters = [subprocess.Popen([sys.executable, str(ROOT / "bench/workers.py")], cwd=ROOT, env=env,
+                                 start_new_session=True, stdout=subprocess.DEVNULL)
+                for _ in range(args.clusters)]
     polls_start = min(first_due.values())
-    window_start = polls_start + args.interval  # one interval of warm-up polling
+    # One interval of warm-up polling, plus the longest latency, so every run has been polled once.
+    window_start = polls_start + args.interval + (HANG_TIMEOUT if args.mixed else 0)
     window_end = window_start + args.seconds
     time.sleep(max(0, window_start - time.time()))
-    cpu0, rows0 = group_cpu_seconds(workers.pid), rows_written(directory)
+    cpu0 = [group_cpu_seconds(c.pid) for c in clusters]
+    rows0, sends0 = rows_written(directory), sends_by_cluster(directory)
     time.sleep(max(0, window_end - time.time()))
-    cpu1, rows1 = group_cpu_seconds(workers.pid), rows_written(directory)
+    cpu1 = [group_cpu_seconds(c.pid) for c in clusters]
+    rows1, sends1 = rows_written(directory), sends_by_cluster(directory)
 
     # A met stop condition: the watcher makes the service answer "done" and
-    # notes when each watched run is seen finished.
-    watched = sorted(first_due)[:: max(1, n // 200)]
+    # notes when each watched (fast) run is seen finished.
+    fast_ids = sorted(run_id for run_id, kind in kinds.items() if kind == "poll")
+    watched = fast_ids[:: max(1, len(fast_ids) // 200)]
     finished_file = f"{directory}/finished"
     subprocess.run([sys.executable, "-c", FINISHED, ",".join(map(str, watched)),
                     str(args.interval * 3 + 10), finished_file, done_flag], cwd=ROOT, env=env, check=True)
 
-    os.kill(workers.pid, signal.SIGTERM)
-    try:
-        workers.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        print("  (the cluster did not stop within 60 s of SIGTERM; killed)", flush=True)
-        os.killpg(workers.pid, signal.SIGKILL)
+    for cluster in clusters:
+        os.kill(cluster.pid, signal.SIGTERM)
+    for cluster in clusters:
+        try:
+            cluster.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            print("  (a cluster did not stop within 60 s of SIGTERM; killed)", flush=True)
+            os.killpg(cluster.pid, signal.SIGKILL)
     os.killpg(server.pid, signal.SIGTERM)
     server.wait(timeout=30)
 
     polls = {}
     done_answer = {}
     for line in Path(server_log).read_text().splitlines():
-        run_id, attempt, at, answer = line.split()
+        run_id, attempt, at, answer, _kind = line.split()
         run_id = int(run_id)
         polls.setdefault(run_id, []).append((int(attempt), float(at)))
         if answer == "done":
             done_answer.setdefault(run_id, float(at))
-    in_window = sum(1 for items in polls.values() for _, at in items if window_start <= at < window_end)
-    lags = []
+    in_window = {kind: 0 for kind in LATENCY}
+    lags = {kind: [] for kind in LATENCY}
     for run_id, items in polls.items():
         items.sort()
+        kind = kinds[run_id]
         due = first_due[run_id]
         for attempt, at in items:
             if window_start <= at < window_end:
-                lags.append(at - due)
-            due = at + args.interval
+                in_window[kind] += 1
+                lags[kind].append(at - due)
+            due = at + LATENCY[kind] + args.interval
     duplicates = sum(len(items) - len({a for a, _ in items}) for items in polls.values())
     ends = []
     for line in Path(finished_file).read_text().splitlines():
@@ -196,19 +241,17 @@ def bench(n, args, database_url, redis_url):
         if run_id in done_answer:
             ends.append(seen_at - done_answer[run_id])
 
-    bare = bare_loop(calls=min(in_window, args.bare_calls), directory=directory)
+    total = sum(in_window.values())
+    bare = bare_loop(calls=min(total, args.bare_calls), directory=directory)
     shutil.rmtree(directory, ignore_errors=True)
 
-    cpu_per_poll = (cpu1 - cpu0) / in_window if in_window else float("nan")
-    return {
+    cpu_per_poll = (sum(cpu1) - sum(cpu0)) / total if total else float("nan")
+    result = {
         "runs": n,
-        "polls_per_s": in_window / args.seconds,
-        "target_per_s": n / args.interval,
-        "lag_p50_ms": percentile(lags, 0.50) * 1000,
-        "lag_p95_ms": percentile(lags, 0.95) * 1000,
-        "lag_p99_ms": percentile(lags, 0.99) * 1000,
+        "polls_per_s": total / args.seconds,
+        "target_per_s": sum(args.interval / (args.interval + LATENCY[kinds[r]]) for r in kinds) / args.interval,
         "cpu_ms_per_poll": cpu_per_poll * 1000,
-        "rows_per_poll": (rows1 - rows0) / in_window if in_window else float("nan"),
+        "rows_per_poll": (rows1 - rows0) / total if total else float("nan"),
         "end_p50_ms": percentile(ends, 0.50) * 1000,
         "end_max_ms": max(ends) * 1000 if ends else float("nan"),
         "ends_seen": f"{len(ends)}/{len(watched)}",
@@ -216,7 +259,21 @@ def bench(n, args, database_url, redis_url):
         "bare_cpu_ms": bare["cpu_ms"],
         "bare_per_s": bare["per_s"],
         "cpu_ratio": cpu_per_poll * 1000 / bare["cpu_ms"] if bare["cpu_ms"] else float("nan"),
+        "per_cluster_polls_per_s": [
+            (sends1.get(key, 0) - sends0.get(key, 0)) / args.seconds for key in sorted(sends1)
+        ],
     }
+    for kind in LATENCY:
+        count = sum(1 for k in kinds.values() if k == kind)
+        result[kind] = {
+            "runs": count,
+            "polls_per_s": in_window[kind] / args.seconds,
+            "target_per_s": count / (args.interval + LATENCY[kind]),
+            "lag_p50_ms": percentile(lags[kind], 0.50) * 1000,
+            "lag_p95_ms": percentile(lags[kind], 0.95) * 1000,
+            "lag_p99_ms": percentile(lags[kind], 0.99) * 1000,
+        }
+    return result
 
 
 def bare_loop(calls, directory):
@@ -246,19 +303,33 @@ def main():
     parser.add_argument("--interval", type=float, default=10.0)
     parser.add_argument("--seconds", type=float, default=30.0, help="measurement window per N")
     parser.add_argument("--bare-calls", type=int, default=20000)
+    parser.add_argument("--mixed", action="store_true", help="10%% of runs answer after 2 s, 1%% never answer")
+    parser.add_argument("--clusters", type=int, default=1, help="runworkers processes on the same database")
     args = parser.parse_args()
     database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
     where = ("PostgreSQL" if database_url else "SQLite") + (" + Redis broker" if redis_url else " + ORM broker")
-    print(f"Polling benchmark: {where}, interval {args.interval:g} s, window {args.seconds:g} s, {os.cpu_count()} cores")
+    workload = "mixed (10% slow 2 s, 1% hanging to a 5 s read timeout)" if args.mixed else "steady"
+    print(f"Polling benchmark: {where}, {workload}, {args.clusters} cluster(s), interval {args.interval:g} s, "
+          f"window {args.seconds:g} s, {os.cpu_count()} cores")
     header = ("runs", "polls/s", "target", "lag p50", "p95", "p99 ms", "CPU ms/poll", "rows/poll",
               "end p50", "max ms", "bare ms/call", "ratio", "dup")
     print("{:>6} {:>8} {:>7} {:>8} {:>7} {:>7} {:>11} {:>9} {:>8} {:>7} {:>12} {:>6} {:>4}".format(*header))
     for n in args.runs:
         r = bench(n, args, database_url, redis_url)
-        print("{runs:>6} {polls_per_s:>8.1f} {target_per_s:>7.0f} {lag_p50_ms:>8.0f} {lag_p95_ms:>7.0f} "
-              "{lag_p99_ms:>7.0f} {cpu_ms_per_poll:>11.2f} {rows_per_poll:>9.2f} {end_p50_ms:>8.0f} "
-              "{end_max_ms:>7.0f} {bare_cpu_ms:>12.2f} {cpu_ratio:>6.1f} {duplicate_attempts:>4}".format(**r),
-              flush=True)
+        fast = r["poll"]
+        print("{runs:>6} {polls:>8.1f} {target:>7.0f} {p50:>8.0f} {p95:>7.0f} {p99:>7.0f} {cpu_ms_per_poll:>11.2f} "
+              "{rows_per_poll:>9.2f} {end_p50_ms:>8.0f} {end_max_ms:>7.0f} {bare_cpu_ms:>12.2f} {cpu_ratio:>6.1f} "
+              "{duplicate_attempts:>4}".format(polls=r["polls_per_s"], target=r["target_per_s"], p50=fast["lag_p50_ms"],
+                                              p95=fast["lag_p95_ms"], p99=fast["lag_p99_ms"], **r), flush=True)
+        if args.mixed:
+            for kind, label in (("poll", "fast"), ("slow", "slow 2 s"), ("hang", "hanging")):
+                k = r[kind]
+                print(f"        {label:>9}: {k['runs']:>5} runs, {k['polls_per_s']:7.1f} of {k['target_per_s']:7.1f} "
+                      f"polls/s, lag p50/p95/p99 {k['lag_p50_ms']:.0f}/{k['lag_p95_ms']:.0f}/{k['lag_p99_ms']:.0f} ms "
+                      "(due: previous answer + interval)", flush=True)
+        if args.clusters > 1:
+            shares = ", ".join(f"{value:.1f}" for value in r["per_cluster_polls_per_s"])
+            print(f"        polls/s by cluster: {shares} (sum {sum(r['per_cluster_polls_per_s']):.1f})", flush=True)
 
 
 if __name__ == "__main__":

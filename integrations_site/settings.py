@@ -167,8 +167,10 @@ INTEGRATIONS_LEASE_SECONDS = envfloat("INTEGRATIONS_LEASE_SECONDS", 30)
 INTEGRATIONS_DISPATCH_TICK = envfloat("INTEGRATIONS_DISPATCH_TICK", 0.05)
 INTEGRATIONS_DISPATCH_LIMIT = envint("INTEGRATIONS_DISPATCH_LIMIT", 1000)
 INTEGRATIONS_BATCH_SIZE = envint("INTEGRATIONS_BATCH_SIZE", 50)
-# Requests of one batch sent at once by a worker.
-INTEGRATIONS_SEND_THREADS = envint("INTEGRATIONS_SEND_THREADS", 16)
+# Requests one worker process has out at once (a thread each, mostly waiting on the network). A slow
+# or hanging service keeps its requests out for as long as its timeouts allow, so this is what lets
+# fast runs go on meanwhile; when it is full the worker takes no new batch until one comes back.
+INTEGRATIONS_SEND_THREADS = envint("INTEGRATIONS_SEND_THREADS", 200)
 
 LOGGING = {
     "version": 1,

@@ -56,8 +56,10 @@ class Decision:
     finished_at: datetime | None
     last_answer_digest: str
     exchanges: list = field(default_factory=list)
-    # What the conditions and policies said, in words: written on this step's exchange row.
+    # What the conditions and policies said, in words, and which side of this step's exchange went
+    # wrong: written on its exchange row.
     notes: list = field(default_factory=list)
+    failed_part: str = ""
     # A repeated answer: (exchange id, attempt, time) whose repeat count grows instead of a new row.
     repeat: tuple | None = None
     # An OAuth token fetched for this step (integration id, token, expires at), or one the service refused.
@@ -259,24 +261,16 @@ class _Step:
     now: datetime
     received: object  # Received, or None when the request failed
     error: SendError | None
-    exchange: object  # the Exchange row of this request
+    duration: float
 
 
-def conclude(run, definition, send, result, *, now, duration, token=None):
-    """The Decision for ``run`` after ``send`` got ``result`` (a Received, or the SendError).
+def conclude(run, definition, send, result, *, now, duration):
+    """The Decision for ``run`` after ``send`` got ``result`` (a Received, or the SendError) in ``duration`` s.
 
     ``run`` is the run as it was taken (its attempt and polls already counted).
-    ``token``: the OAuth steps of this request (see batch.work): (new token or
-    None, exchanges logged while fetching it).
     """
     error = result if isinstance(result, SendError) else None
-    received = None if error else result
-    row = exchange_log.exchange(
-        run, send.kind, at=now, redactor=definition.redactor, outbound=send.outbound, received=received,
-        error=str(error) if error else "", failed=FailedPart.REQUEST if error else "", duration=duration,
-        attempt=send.attempt,
-    )
-    step = _Step(run, definition, send, now, received, error, row)
+    step = _Step(run, definition, send, now, None if error else result, error, duration)
     decision = unchanged(run)
     decision.status = send.status
     if run.started_at is None:
@@ -300,12 +294,12 @@ def _judge(step, decision):
     context = context_for(definition, run)
     notes = []
     if accepted and answer.parse_error and definition.needs_body:
-        step.exchange.failed_part = FailedPart.RESPONSE
+        decision.failed_part = FailedPart.RESPONSE
         return _fail(step, decision, answer.parse_error, answer.parse_error)
     if accepted and step.send.first:
         unmet = unmet_conditions(definition.continue_conditions, answer, context)
         if unmet:
-            step.exchange.failed_part = FailedPart.RESPONSE
+            decision.failed_part = FailedPart.RESPONSE
             return _fail(step, decision, "continue_if not met: " + "; ".join(unmet),
                          "The response does not meet continue_if: " + "; ".join(unmet) + ".")
         notes.append(_store(decision, definition, definition.request_mappings, answer))
@@ -317,7 +311,7 @@ def _judge(step, decision):
         notes.append(_store(decision, definition, definition.result_mappings, answer))
         failed = matched.outcome == Outcome.FAILURE
         if failed:
-            step.exchange.failed_part = FailedPart.RESPONSE
+            decision.failed_part = FailedPart.RESPONSE
         status = Status.FAILED if failed else Status.SUCCEEDED
         return _note(move(decision, status, f"Stop condition matched: {said}", step.now), notes)
 
@@ -351,8 +345,10 @@ def _judge(step, decision):
 def _on_error(step, decision, policy, message, *, repeat_safe):
     """Apply the action's policy for an error (a failed request or an unaccepted status)."""
     run, action = step.run, step.definition.action
-    if step.error is None:
-        step.exchange.failed_part = FailedPart.RESPONSE if policy != ErrorPolicy.KEEP_POLLING else ""
+    if step.error is not None:
+        decision.failed_part = FailedPart.REQUEST
+    else:
+        decision.failed_part = FailedPart.RESPONSE if policy != ErrorPolicy.KEEP_POLLING else ""
     which = "The first request" if step.send.first else f"Poll {run.polls}"
     if action.polling_mode == PollingMode.NONE:
         policy = ErrorPolicy.FAIL
@@ -430,24 +426,28 @@ def _redacted(definition, values):
 
 
 def _log(step, decision):
-    """Write what was decided on the exchange row; a poll that repeats the previous one adds to its count."""
-    run, redactor = step.run, step.definition.redactor
+    """The exchange row of this step, with what was decided; a poll whose answer and decision repeat the
+    previous poll's adds to that row's count instead (and costs no row to build)."""
+    run, redactor, received, error = step.run, step.definition.redactor, step.received, step.error
     # Conditions and errors quote the values they saw, secrets included.
     decision.reason = redactor.text(decision.reason)
     words = " ".join(decision.notes)
-    if decision.status == Status.POLLING and not step.error and decision.reason == "Polling." and step.send.first:
+    if decision.status == Status.POLLING and step.send.first and not error:
         words = " ".join(filter(None, [words, f"Polling every {step.definition.action.poll_interval:g} s."]))
-    exchange_log.finish_decision(step.exchange, redactor, words)
     decision.exchanges = list(step.send.notes)
     if step.send.kind == ExchangeKind.POLL and not step.send.notes:
-        status = step.received.status if step.received is not None else ""
-        body = step.received.body if step.received is not None else b""
-        digest = exchange_log.answer_digest(status, step.exchange.error, body, step.exchange.decision)
+        digest = exchange_log.answer_digest(received.status if received else "", str(error or ""),
+                                            received.body if received else b"", words)
         if digest == run.last_answer_digest and run.last_exchange_id and not decision.finished:
             decision.repeat = (run.last_exchange_id, step.send.attempt, step.now)
             return decision
         decision.last_answer_digest = digest
-    decision.exchanges.append(step.exchange)
+    row = exchange_log.exchange(
+        run, step.send.kind, at=step.now, redactor=redactor, outbound=step.send.outbound, received=received,
+        error=str(error or ""), failed=decision.failed_part, duration=step.duration, attempt=step.send.attempt,
+    )
+    exchange_log.finish_decision(row, redactor, words)
+    decision.exchanges.append(row)
     return decision
 
 

@@ -46,3 +46,20 @@ def test_an_unknown_action_is_a_command_error(action):
         call_command("run_action", "nope/deploy", "--var", "env=staging")
 
     assert not Run.objects.exists()
+
+
+def test_the_runworkers_hint_is_given_only_when_no_cluster_beats(action):
+    from runs.heartbeats import beat
+    from runs.models import Heartbeat
+    from runs.management.commands.run_action import workers_missing
+
+    call_command("run_action", f"{action.integration.slug}/deploy", "--var", "env=staging")
+    run = Run.objects.get()
+
+    assert not workers_missing(run, waited=2)
+    assert workers_missing(run, waited=6)
+    beat()  # a live cluster: the run is simply waiting its turn or its request is out
+    assert not workers_missing(run, waited=6)
+    Heartbeat.objects.all().delete()
+    run.status = Status.RUNNING  # its first request is out: no hint, however long it takes
+    assert not workers_missing(run, waited=60)

@@ -10,6 +10,11 @@ from runs.models import ACTIVE, Exchange, Status
 from runs.services import RunRefused, start_run
 
 
+def workers_missing(run, waited):
+    """A run still pending after a few seconds while no runworkers process beats: nobody will send it."""
+    return waited > 5 and run.status == Status.PENDING and not live_clusters().exists()
+
+
 class Command(BaseCommand):
     help = "Start a run of an action (by id or INTEGRATION/ACTION slugs); with --wait, follow it to the end."
 
@@ -64,7 +69,7 @@ class Command(BaseCommand):
             elapsed = time.monotonic() - started
             if timeout and elapsed > timeout:
                 raise CommandError(f"Run {run.pk} is still {run.status} after {timeout:g} s.")
-            if not hinted and elapsed > 5 and run.status == Status.PENDING and not live_clusters().exists():
+            if not hinted and workers_missing(run, elapsed):
                 self.stderr.write("The run is still pending and no workers have been seen for a few seconds: "
                                   "is `manage.py runworkers` running?")
                 hinted = True
