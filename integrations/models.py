@@ -1,5 +1,7 @@
 """What an admin defines: integrations, their secrets, actions and conditions."""
 
+from dataclasses import dataclass
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -418,9 +420,16 @@ class ConditionBase(models.Model):
 
 
 class StopCondition(ConditionBase):
-    """Polling stops at the first row that matches; the run ends with its outcome."""
+    """One test of a stop group: rows with the same group number must all match (AND);
+    groups are tried in order and the first that matches ends the run with its outcome."""
 
     action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="stop_conditions")
+    group = models.PositiveIntegerField(
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Rows with the same group number must all match; groups are tried in order. "
+        "Blank: a new group of its own.",
+    )
     target_field = models.CharField(
         max_length=100, blank=True, validators=[validate_identifier],
         help_text="Run field that stores the value found, at every attempt.",
@@ -428,10 +437,60 @@ class StopCondition(ConditionBase):
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.SUCCESS)
 
     class Meta(ConditionBase.Meta):
-        pass
+        ordering = ["group", "position", "id"]
 
     def __str__(self):
         return f"{self.path} {Operator(self.operator).label} {self.value} → {self.outcome}"
+
+    def save(self, *args, **kwargs):
+        if self.group is None:
+            last = StopCondition.objects.filter(action_id=self.action_id).aggregate(last=models.Max("group"))["last"]
+            self.group = (last or 0) + 1
+        super().save(*args, **kwargs)
+
+
+@dataclass(frozen=True)
+class StopGroup:
+    """Stop conditions that end a run together: all of ``rows`` must match; they share one outcome."""
+
+    number: int | None
+    rows: tuple
+
+    @property
+    def outcome(self):
+        return self.rows[0].outcome
+
+
+def stop_groups(rows):
+    """``rows`` (stop conditions, in their order) as StopGroups, in the order they are tried.
+
+    Groups go by number; a row without a number yet (a new row) is a group of
+    its own, after the numbered ones, as it will be once saved.
+    """
+    groups = {}
+    for index, row in enumerate(rows):
+        key = (0, row.group) if row.group is not None else (1, index)
+        groups.setdefault(key, []).append(row)
+    return [StopGroup(key[1] if key[0] == 0 else None, tuple(members)) for key, members in sorted(groups.items())]
+
+
+def mixed_outcome_errors(rows):
+    """{index of a row in ``rows``: message} for the rows of each group whose rows differ in outcome.
+
+    A group has one outcome; the admin and the API refuse a definition with these errors.
+    """
+    index_of = {id(row): index for index, row in enumerate(rows)}
+    errors = {}
+    for group in stop_groups(rows):
+        outcomes = sorted({row.outcome for row in group.rows})
+        if len(outcomes) > 1:
+            message = (
+                f"Group {group.number} mixes outcomes ({', '.join(outcomes)}): its rows must all match "
+                "together, so they share one outcome. Give them one outcome, or separate group numbers."
+            )
+            for row in group.rows:
+                errors[index_of[id(row)]] = message
+    return errors
 
 
 class ContinueCondition(ConditionBase):

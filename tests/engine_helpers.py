@@ -10,7 +10,8 @@ from runs.models import ACTIVE, Run
 def make_action(base_url, *, integration=None, stop=(), **fields):
     """An action on an integration whose base URL is ``base_url``.
 
-    ``stop`` rows: (path, operator, value, outcome[, target_field]).
+    ``stop`` rows: (path, operator, value, outcome[, target_field]), each a group of its own,
+    or dicts of StopCondition fields (``group`` to put several rows in one group).
     """
     integration = integration or Integration.objects.create(
         name="Local", slug=f"local-{Integration.objects.count() + 1}", base_url=base_url
@@ -23,9 +24,13 @@ def make_action(base_url, *, integration=None, stop=(), **fields):
     action.full_clean()
     action.save()
     for position, row in enumerate(stop):
-        path, operator, value, outcome, *target = row
-        StopCondition.objects.create(action=action, position=position, path=path, operator=operator,
-                                     value=value, outcome=outcome, target_field=target[0] if target else "")
+        if not isinstance(row, dict):
+            path, operator, value, outcome, *target = row
+            row = {"path": path, "operator": operator, "value": value, "outcome": outcome,
+                   "target_field": target[0] if target else ""}
+        condition = StopCondition(action=action, position=position, **row)
+        condition.full_clean()
+        condition.save()
     return action
 
 
