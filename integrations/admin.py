@@ -1,6 +1,7 @@
 """The editing UI: integrations with their secrets, actions with their conditions and mappings."""
 
 from django.contrib import admin, messages
+from django.forms.models import BaseInlineFormSet
 from django.db.models import Count
 from django.templatetags.static import static
 from django.utils import timezone
@@ -8,7 +9,16 @@ from django.utils.html import format_html
 from django.utils.translation import ngettext
 
 from .forms import ActionForm, IntegrationForm, SecretForm
-from .models import Action, ActionInput, ContinueCondition, Integration, ResponseMapping, Secret, StopCondition
+from .models import (
+    Action,
+    ActionInput,
+    ContinueCondition,
+    Integration,
+    ResponseMapping,
+    Secret,
+    StopCondition,
+    mixed_outcome_errors,
+)
 
 ADMIN_MEDIA = {"all": ["integrations/admin.css"]}
 
@@ -175,11 +185,32 @@ class ContinueConditionInline(PositionedInline):
     verbose_name_plural = "Continue if (the first response must meet every row, or the run fails)"
 
 
+class StopConditionFormSet(BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        kept = [
+            form for form in self.forms
+            if form.cleaned_data and not self._should_delete_form(form) and not form.has_error("outcome")
+        ]
+        for index, message in mixed_outcome_errors([form.instance for form in kept]).items():
+            kept[index].add_error("outcome", message)
+
+
 class StopConditionInline(PositionedInline):
     model = StopCondition
-    fields = ["position", "path", "target_field", "operator", "value", "outcome"]
+    formset = StopConditionFormSet
+    fields = ["group", "position", "path", "target_field", "operator", "value", "outcome"]
     verbose_name = "stop condition"
-    verbose_name_plural = "Stop conditions (polling stops at the first row that matches)"
+    verbose_name_plural = (
+        "Stop conditions (rows with the same group number must all match; groups are tried in order "
+        "and the first that matches ends the run with its outcome; a blank group is a new group)"
+    )
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "group":
+            field.widget.attrs["placeholder"] = "new"
+        return field
 
 
 class ResponseMappingInline(PositionedInline):

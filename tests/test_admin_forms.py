@@ -4,45 +4,13 @@ import pytest
 from django.urls import reverse
 
 from integrations.models import Action, Integration, StopCondition
+from tests.admin_helpers import field_errors, stop_condition_errors, stop_condition_rows
 
 
 @pytest.fixture
 def client(client, admin_user):
     client.force_login(admin_user)
     return client
-
-
-@pytest.fixture
-def post_action(client, action, change_form_data):
-    """Resubmit the action's change page with some fields changed; returns the response."""
-
-    def post(**changes):
-        url = reverse("admin:integrations_action_change", args=[action.pk])
-        return client.post(url, change_form_data(client.get(url), **changes))
-
-    return post
-
-
-def stop_condition_rows(*rows):
-    """Form data for new rows of the "Stop conditions" inline."""
-    data = {"stop_conditions-TOTAL_FORMS": str(len(rows))}
-    for index, row in enumerate(rows):
-        values = {"position": str(index), "operator": "equals", "outcome": "success", "target_field": "", **row}
-        data.update({f"stop_conditions-{index}-{name}": value for name, value in values.items()})
-    return data
-
-
-def field_errors(response, field):
-    return response.context["adminform"].form.errors.get(field, [])
-
-
-def stop_condition_errors(response, index, field):
-    [formset] = [
-        inline.formset
-        for inline in response.context["inline_admin_formsets"]
-        if inline.formset.prefix == "stop_conditions"
-    ]
-    return formset.forms[index].errors.get(field, [])
 
 
 def test_bad_json_names_line_and_column(post_action):
