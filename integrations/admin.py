@@ -1,8 +1,9 @@
 """The editing UI: integrations with their secrets, actions with their conditions and mappings."""
 
 from django.contrib import admin, messages
-from django.forms.models import BaseInlineFormSet
+from django.core.exceptions import ValidationError
 from django.db.models import Count
+from django.forms.models import BaseInlineFormSet
 from django.templatetags.static import static
 from django.utils import timezone
 from django.utils.html import format_html
@@ -19,12 +20,77 @@ from .models import (
     StopCondition,
     mixed_outcome_errors,
 )
+from .placeholders import (
+    available_names,
+    check_action_placeholders,
+    check_integration_placeholders,
+    integration_names,
+    unknown_placeholders,
+)
 
 ADMIN_MEDIA = {"all": ["integrations/admin.css"]}
 
 
 def stored_state(value):
     return "set" if value else "not set"
+
+
+class PageForm:
+    """A ModelForm mixin: the inlines of its page reach the form through the instance they share.
+
+    Django validates a change page's form first, then each inline formset, and
+    saves only when all are valid; a check of the whole definition (the form's
+    fields against the inlines' rows) therefore runs in an inline's clean() and
+    puts its errors on the form's fields from there.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instance._page_form = self
+
+
+class PageCheckFormSet(BaseInlineFormSet):
+    """An inline formset that also runs ``page_check`` (set by its ModelAdmin) once its own rows are clean.
+
+    ``page_check`` puts each fault on the field at fault and returns whether it
+    found one; this formset's error then keeps anything on the page from being saved.
+    """
+
+    page_check = None
+    page_check_message = ""
+
+    def clean(self):
+        super().clean()
+        if self.page_check is not None and self.page_check():
+            raise ValidationError(self.page_check_message)
+
+
+def kept_rows(formset):
+    """The forms of ``formset`` that will be saved: not deleted, not left empty."""
+    formset.is_valid()  # validates its rows (once; harmless from within its own clean())
+    return [form for form in formset.forms if form.cleaned_data and not formset._should_delete_form(form)]
+
+
+def row_values(formset, field):
+    return [form.cleaned_data.get(field) for form in kept_rows(formset)]
+
+
+def put_errors(form, errors):
+    """Add ``errors`` ({field: [messages]}) to ``form``, except on fields that already have one."""
+    found = False
+    for field, messages_ in errors.items():
+        if field in form.fields and not form.has_error(field):
+            form.add_error(field, messages_)
+            found = True
+    return found
+
+
+class IntegrationPageForm(PageForm, IntegrationForm):
+    pass
+
+
+class ActionPageForm(PageForm, ActionForm):
+    pass
 
 
 class WriteOnlyAdminMixin:
@@ -53,6 +119,7 @@ class WriteOnlyAdminMixin:
 class SecretInline(WriteOnlyAdminMixin, admin.TabularInline):
     model = Secret
     form = SecretForm
+    formset = PageCheckFormSet
     fields = ["name", "value"]
     readonly_fields = ["value_state"]
     write_only_fields = {"value": "value_state"}
@@ -80,7 +147,7 @@ class ActionLinkInline(admin.TabularInline):
 
 @admin.register(Integration)
 class IntegrationAdmin(WriteOnlyAdminMixin, admin.ModelAdmin):
-    form = IntegrationForm
+    form = IntegrationPageForm
     list_display = ["thumbnail", "name", "slug", "auth_type", "action_count", "archived"]
     list_display_links = ["thumbnail", "name"]
     list_filter = ["archived", "auth_type"]
@@ -106,7 +173,8 @@ class IntegrationAdmin(WriteOnlyAdminMixin, admin.ModelAdmin):
                     "oauth_client_id",
                     "oauth_scope",
                 ],
-                "description": "Fill in the fields the chosen authentication needs; the others are ignored.",
+                "description": "Fill in the fields the chosen authentication needs; the others are ignored. "
+                "Each may use {{ secrets.NAME }} placeholders, filled when a request is sent.",
             },
         ),
         ("Defaults", {"fields": ["default_headers"]}),
@@ -114,6 +182,22 @@ class IntegrationAdmin(WriteOnlyAdminMixin, admin.ModelAdmin):
 
     class Media:
         css = ADMIN_MEDIA
+
+    def _create_formsets(self, request, obj, change):
+        formsets, inline_instances = super()._create_formsets(request, obj, change)
+        [secrets] = [formset for formset in formsets if formset.prefix == "secrets"]
+        secrets.page_check = lambda: self.check_placeholders(obj, secrets)
+        secrets.page_check_message = (
+            "A placeholder above names nothing that can fill it (see the fields marked): "
+            "add the secret here, or fix the placeholder."
+        )
+        return formsets, inline_instances
+
+    @staticmethod
+    def check_placeholders(integration, secrets):
+        """Put an error on each field of the integration's form with a placeholder nothing can fill."""
+        names = integration_names(secrets=row_values(secrets, "name"))
+        return put_errors(integration._page_form, check_integration_placeholders(integration, names))
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(action_count=Count("actions"))
@@ -173,9 +257,10 @@ class PositionedInline(admin.TabularInline):
 
 class ActionInputInline(PositionedInline):
     model = ActionInput
+    formset = PageCheckFormSet
     fields = ["position", "name", "label", "required", "default", "choices"]
     verbose_name = "input"
-    verbose_name_plural = "Inputs"
+    verbose_name_plural = "Inputs (the variables a run takes, read as {{ name }})"
 
 
 class ContinueConditionInline(PositionedInline):
@@ -222,7 +307,7 @@ class ResponseMappingInline(PositionedInline):
 
 @admin.register(Action)
 class ActionAdmin(WriteOnlyAdminMixin, admin.ModelAdmin):
-    form = ActionForm
+    form = ActionPageForm
     list_display = ["name", "integration", "method", "url", "polling_mode", "next_action"]
     list_filter = ["polling_mode", "method", "integration__archived", "integration"]
     list_select_related = ["integration", "next_action__integration"]
@@ -303,6 +388,34 @@ class ActionAdmin(WriteOnlyAdminMixin, admin.ModelAdmin):
 
     class Media:
         css = ADMIN_MEDIA
+
+    def _create_formsets(self, request, obj, change):
+        formsets, inline_instances = super()._create_formsets(request, obj, change)
+        rows = {formset.prefix: formset for formset in formsets}
+        rows["inputs"].page_check = lambda: self.check_placeholders(obj, rows)
+        rows["inputs"].page_check_message = (
+            "A placeholder on this page names nothing that can fill it (see the fields marked): "
+            "declare the input here, or fix the placeholder."
+        )
+        return formsets, inline_instances
+
+    @staticmethod
+    def check_placeholders(action, rows):
+        """Put an error on each field and condition value of the page with a placeholder nothing can fill."""
+        form = action._page_form
+        if form.has_error("integration"):
+            return False  # its secrets are unknown until an integration is chosen
+        names = available_names(
+            inputs=row_values(rows["inputs"], "name"),
+            fields=[*row_values(rows["mappings"], "field"), *row_values(rows["stop_conditions"], "target_field")],
+            secrets=action.integration.secrets.values_list("name", flat=True),
+        )
+        found = put_errors(form, check_action_placeholders(action, names))
+        for formset in (rows["stop_conditions"], rows["continue_conditions"]):
+            for row in kept_rows(formset):
+                message = unknown_placeholders(row.cleaned_data.get("value", ""), names)
+                found |= put_errors(row, {"value": [message]} if message else {})
+        return found
 
     def has_delete_permission(self, request, obj=None):
         if obj is not None and obj.runs.exists():

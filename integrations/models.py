@@ -11,7 +11,15 @@ from django.utils.text import slugify
 from .conditions import Operator, validate_operator_value
 from .crypto import EncryptedTextField
 from .paths import validate_path
+from .placeholders import (
+    available_names,
+    check_action_placeholders,
+    check_integration_placeholders,
+    integration_names,
+    unknown_placeholders,
+)
 from .validators import (
+    validate_absolute_url,
     validate_base_url,
     validate_body,
     validate_identifier,
@@ -19,6 +27,7 @@ from .validators import (
     validate_string_map,
     validate_template,
     validate_url,
+    validate_variable_name,
 )
 
 class Method(models.TextChoices):
@@ -65,23 +74,35 @@ class Integration(models.Model):
         help_text="Actions may use URLs relative to this, e.g. https://api.example.com/v2",
     )
     auth_type = models.CharField("authentication", max_length=32, choices=AuthType.choices, default=AuthType.NONE)
-    auth_username = models.CharField("username", max_length=200, blank=True, help_text="Basic authentication.")
+    auth_username = models.CharField(
+        "username", max_length=200, blank=True, validators=[validate_template], help_text="Basic authentication."
+    )
     auth_secret = EncryptedTextField(
         "password, token or key",
         blank=True,
-        help_text="Basic password, bearer token, API key or OAuth client secret. Write-only.",
+        validators=[validate_template],
+        help_text="Basic password, bearer token, API key or OAuth client secret. Write-only. May be a placeholder "
+        "such as {{ secrets.PASSWORD }}; a value that contains '{{' itself must be a secret, referenced so.",
     )
     api_key_name = models.CharField(
         "API key name",
         max_length=200,
         blank=True,
+        validators=[validate_template],
         help_text="Header or query parameter that carries the API key, e.g. X-API-Key.",
     )
-    oauth_token_url = models.URLField("OAuth token URL", max_length=2000, blank=True)
-    oauth_client_id = models.CharField("OAuth client id", max_length=500, blank=True)
-    oauth_scope = models.CharField("OAuth scope", max_length=1000, blank=True)
+    oauth_token_url = models.CharField(
+        "OAuth token URL", max_length=2000, blank=True, validators=[validate_absolute_url]
+    )
+    oauth_client_id = models.CharField("OAuth client id", max_length=500, blank=True, validators=[validate_template])
+    oauth_scope = models.CharField("OAuth scope", max_length=1000, blank=True, validators=[validate_template])
     default_headers = models.JSONField(
-        default=dict, blank=True, validators=[validate_string_map], help_text="Sent with every request of every action."
+        default=dict,
+        blank=True,
+        validators=[validate_string_map],
+        help_text="Sent with every request of every action; an action's own headers win. Placeholders here may use "
+        "only what every run has: {{ secrets.NAME }} and run facts such as {{ run.id }}. A header that needs an "
+        "action's inputs or stored fields belongs in that action's headers.",
     )
     archived = models.BooleanField(default=False, help_text="Archived integrations cannot be run.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -115,6 +136,10 @@ class Integration(models.Model):
                 errors[field] = f"Required for {AuthType(self.auth_type).label} authentication ({label})."
         if errors:
             raise ValidationError(errors)
+
+    def placeholder_errors(self):
+        """{field: [message]} for placeholders of this integration's own fields that nothing can fill (as saved)."""
+        return check_integration_placeholders(self, integration_names(secrets=self.secrets.values_list("name", flat=True)))
 
     def secret_values(self):
         """Every secret value of this integration: what must never be shown or logged."""
@@ -179,7 +204,8 @@ class Action(models.Model):
     url = models.CharField(
         "URL",
         max_length=2000,
-        help_text="Absolute, or relative to the integration's base URL. Placeholders: {{ name }}.",
+        help_text="Absolute, or relative to the integration's base URL. Placeholders: {{ name }} of an input or a "
+        "stored field, {{ secrets.NAME }}, or a run fact such as {{ run.id }}.",
     )
     headers = models.JSONField(default=dict, blank=True, validators=[validate_string_map])
     params = models.JSONField("query parameters", default=dict, blank=True, validators=[validate_string_map])
@@ -338,6 +364,31 @@ class Action(models.Model):
         if errors:
             raise ValidationError(errors)
 
+    def placeholder_names(self):
+        """The names this action's placeholders may use, as saved: inputs, stored fields, secrets, run facts."""
+        return available_names(
+            inputs=self.inputs.values_list("name", flat=True),
+            fields=[
+                *self.mappings.values_list("field", flat=True),
+                *self.stop_conditions.values_list("target_field", flat=True),
+            ],
+            secrets=self.integration.secrets.values_list("name", flat=True),
+        )
+
+    def placeholder_errors(self):
+        """{field: [message]} for placeholders of this action and its condition rows that nothing can fill (as saved).
+
+        The admin and the API check a definition before saving it; this checks one already saved.
+        """
+        names = self.placeholder_names()
+        errors = check_action_placeholders(self, names)
+        for rows in (self.stop_conditions.all(), self.continue_conditions.all()):
+            for number, row in enumerate(rows, start=1):
+                message = unknown_placeholders(row.value, names)
+                if message:
+                    errors.setdefault(rows.model._meta.verbose_name_plural, []).append(f"Row {number}: {message}")
+        return errors
+
     def validate_variables(self, variables):
         """The variables a run will get: declared defaults filled in; ValidationError names each fault."""
         if variables is None:
@@ -372,7 +423,7 @@ class ActionInput(models.Model):
 
     action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="inputs")
     position = models.PositiveIntegerField(default=0)
-    name = models.CharField(max_length=100, validators=[validate_identifier])
+    name = models.CharField(max_length=100, validators=[validate_variable_name])
     label = models.CharField(max_length=200, blank=True)
     required = models.BooleanField(default=True)
     default = models.CharField(max_length=1000, blank=True)
@@ -431,7 +482,7 @@ class StopCondition(ConditionBase):
         "Blank: a new group of its own.",
     )
     target_field = models.CharField(
-        max_length=100, blank=True, validators=[validate_identifier],
+        max_length=100, blank=True, validators=[validate_variable_name],
         help_text="Run field that stores the value found, at every attempt.",
     )
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.SUCCESS)
@@ -515,7 +566,7 @@ class ResponseMapping(models.Model):
 
     action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="mappings")
     position = models.PositiveIntegerField(default=0)
-    field = models.CharField(max_length=100, validators=[validate_identifier])
+    field = models.CharField(max_length=100, validators=[validate_variable_name])
     path = models.CharField(max_length=500, validators=[validate_path])
     source = models.CharField(max_length=10, choices=MappingSource.choices, default=MappingSource.REQUEST)
 

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.utils.dateparse import parse_duration
 
+from .placeholders import RESERVED
 from .templating import check_placeholders, check_placeholders_in
 
 IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -17,6 +18,15 @@ validate_identifier = RegexValidator(
     rf"^{IDENTIFIER}\Z",
     "Use letters, digits and underscores, not starting with a digit (e.g. ticket_id).",
 )
+
+
+def validate_variable_name(name):
+    """An input's or a stored field's name: an identifier that secrets and run facts do not already use."""
+    validate_identifier(name)
+    if name in RESERVED:
+        raise ValidationError(
+            f"{name!r} is taken by {{{{ {name}.… }}}} placeholders ({', '.join(RESERVED)}): choose another name."
+        )
 
 
 def parse_json_text(text):
@@ -83,6 +93,16 @@ def validate_url(url, *, base_url=""):
             "This URL is relative but the integration has no base URL: "
             "write an absolute URL (https://host/path) or set the integration's base URL."
         )
+
+
+def validate_absolute_url(url):
+    """An absolute http(s) URL; placeholders allowed (e.g. a tenant in the path)."""
+    if not url:
+        return
+    check_placeholders(url)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValidationError("Write an absolute URL: https://host/optional/path.")
 
 
 def validate_base_url(url):

@@ -15,6 +15,11 @@ def stop_condition_rows(*rows):
     return inline_rows("stop_conditions", *rows, operator="equals", outcome="success", target_field="", group="")
 
 
+def input_rows(*names):
+    """Form data for new rows of the "Inputs" inline, one per name."""
+    return inline_rows("inputs", *({"name": name} for name in names), required="on", label="", default="", choices="")
+
+
 def field_errors(response, field):
     return response.context["adminform"].form.errors.get(field, [])
 

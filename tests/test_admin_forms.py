@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from integrations.models import Action, Integration, StopCondition
-from tests.admin_helpers import field_errors, stop_condition_errors, stop_condition_rows
+from tests.admin_helpers import field_errors, input_rows, stop_condition_errors, stop_condition_rows
 
 
 @pytest.fixture
@@ -174,6 +174,7 @@ def test_valid_action_saves_with_its_rows(post_action, action):
             {"path": "$.status", "value": "done"},
             {"path": "status", "value": "failed", "outcome": "failure"},
         ),
+        **input_rows("ticket_id", "title", "count"),
     )
 
     assert response.status_code == 302

@@ -5,7 +5,7 @@ from importlib import import_module
 import pytest
 from django.apps import apps
 
-from integrations.models import ActionInput, StopCondition, mixed_outcome_errors, stop_groups
+from integrations.models import StopCondition, mixed_outcome_errors, stop_groups
 from integrations.paths import Response
 from integrations.templating import Context
 from runs.engine import start_run
@@ -36,8 +36,8 @@ def test_a_group_does_not_end_the_run_when_only_one_of_its_rows_matches(db, serv
     server.script("/events", [reply(json={"number": 8, "state": "open"}),
                               reply(json={"number": 7, "state": "closed"}),
                               reply(json={"number": 8, "state": "closed"})])
-    action = make_action(server.base_url, polling_mode="poll", poll_url="/events", stop=ISSUE_CLOSED)
-    ActionInput.objects.create(action=action, name="issue_number")
+    action = make_action(server.base_url, polling_mode="poll", poll_url="/events", stop=ISSUE_CLOSED,
+                         inputs=["issue_number"])
 
     run = drive(start_run(action, {"issue_number": 8}))
 
