@@ -6,8 +6,10 @@ from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
 from django.templatetags.static import static
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.translation import ngettext
+from django.views.decorators.debug import sensitive_post_parameters
 
 from .forms import ActionForm, IntegrationForm, SecretForm
 from .models import (
@@ -182,6 +184,12 @@ class IntegrationAdmin(WriteOnlyAdminMixin, admin.ModelAdmin):
 
     class Media:
         css = ADMIN_MEDIA
+
+    # Every field of this page may hold a secret (the auth secret, each secret's value, and
+    # anything typed by mistake): none of them is shown on Django's error page.
+    @method_decorator(sensitive_post_parameters())
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def _create_formsets(self, request, obj, change):
         formsets, inline_instances = super()._create_formsets(request, obj, change)
@@ -388,6 +396,10 @@ class ActionAdmin(WriteOnlyAdminMixin, admin.ModelAdmin):
 
     class Media:
         css = ADMIN_MEDIA
+
+    @method_decorator(sensitive_post_parameters("client_certificate"))
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def _create_formsets(self, request, obj, change):
         formsets, inline_instances = super()._create_formsets(request, obj, change)
