@@ -202,8 +202,11 @@ class ActionForm(WriteOnlyFieldsMixin, forms.ModelForm):
             "params": JSONTextField,
             "poll_headers": JSONTextField,
             "poll_params": JSONTextField,
+            "connect_timeout": DurationSecondsField,
+            "read_timeout": DurationSecondsField,
             "poll_interval": DurationSecondsField,
             "poll_timeout": DurationSecondsField,
+            "poll_backoff_max": DurationSecondsField,
             "client_certificate": WriteOnlyField,
         }
         widgets = {

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.text import slugify
@@ -19,10 +19,21 @@ from .placeholders import (
     unknown_placeholders,
 )
 from .validators import (
+    MAX_BACKOFF_CAP,
+    MAX_CONNECT_TIMEOUT,
+    MAX_CONSECUTIVE_ERRORS,
+    MAX_POLL_ATTEMPTS,
+    MAX_POLL_INTERVAL,
+    MAX_POLL_TIMEOUT,
+    MAX_READ_TIMEOUT,
+    SecondsRange,
     validate_absolute_url,
     validate_base_url,
     validate_body,
+    validate_header_name,
+    validate_headers,
     validate_identifier,
+    validate_single_line,
     validate_statuses,
     validate_string_map,
     validate_template,
@@ -88,7 +99,7 @@ class Integration(models.Model):
         "API key name",
         max_length=200,
         blank=True,
-        validators=[validate_template],
+        validators=[validate_template, validate_single_line],
         help_text="Header or query parameter that carries the API key, e.g. X-API-Key.",
     )
     oauth_token_url = models.CharField(
@@ -99,7 +110,7 @@ class Integration(models.Model):
     default_headers = models.JSONField(
         default=dict,
         blank=True,
-        validators=[validate_string_map],
+        validators=[validate_headers],
         help_text="Sent with every request of every action; an action's own headers win. Placeholders here may use "
         "only what every run has: {{ secrets.NAME }} and run facts such as {{ run.id }}. A header that needs an "
         "action's inputs or stored fields belongs in that action's headers.",
@@ -134,6 +145,11 @@ class Integration(models.Model):
             if not getattr(self, field):
                 label = self._meta.get_field(field).verbose_name
                 errors[field] = f"Required for {AuthType(self.auth_type).label} authentication ({label})."
+        if self.auth_type == AuthType.API_KEY_HEADER and self.api_key_name and "api_key_name" not in errors:
+            try:
+                validate_header_name(self.api_key_name, placeholders=True)
+            except ValidationError as exc:
+                errors["api_key_name"] = exc.messages
         if errors:
             raise ValidationError(errors)
 
@@ -207,12 +223,20 @@ class Action(models.Model):
         help_text="Absolute, or relative to the integration's base URL. Placeholders: {{ name }} of an input or a "
         "stored field, {{ secrets.NAME }}, or a run fact such as {{ run.id }}.",
     )
-    headers = models.JSONField(default=dict, blank=True, validators=[validate_string_map])
+    headers = models.JSONField(default=dict, blank=True, validators=[validate_headers])
     params = models.JSONField("query parameters", default=dict, blank=True, validators=[validate_string_map])
     body_type = models.CharField(max_length=10, choices=BodyType.choices, default=BodyType.NONE)
     body = models.TextField(blank=True, help_text="JSON, a JSON object of form fields, or raw text.")
-    connect_timeout = models.FloatField(default=5, validators=[MinValueValidator(0.1)], help_text="Seconds.")
-    read_timeout = models.FloatField(default=30, validators=[MinValueValidator(0.1)], help_text="Seconds.")
+    connect_timeout = models.FloatField(
+        default=5,
+        validators=[SecondsRange("connect timeout", 0.1, MAX_CONNECT_TIMEOUT)],
+        help_text=f"Seconds to wait for the connection; at most {MAX_CONNECT_TIMEOUT}.",
+    )
+    read_timeout = models.FloatField(
+        default=30,
+        validators=[SecondsRange("read timeout", 0.1, MAX_READ_TIMEOUT)],
+        help_text=f"Seconds to wait for each part of the answer; at most {MAX_READ_TIMEOUT}.",
+    )
     accepted_statuses = models.CharField(
         max_length=200,
         default="2xx",
@@ -246,7 +270,7 @@ class Action(models.Model):
         blank=True,
         help_text="Blank: repeat the request itself. May use fields stored from the first response.",
     )
-    poll_headers = models.JSONField("polling headers", default=dict, blank=True, validators=[validate_string_map])
+    poll_headers = models.JSONField("polling headers", default=dict, blank=True, validators=[validate_headers])
     poll_params = models.JSONField("polling query parameters", default=dict, blank=True, validators=[validate_string_map])
     poll_body_type = models.CharField(
         "polling body type", max_length=10, choices=BodyType.choices, default=BodyType.NONE
@@ -255,26 +279,42 @@ class Action(models.Model):
     poll_interval = models.FloatField(
         "interval",
         default=10,
-        validators=[MinValueValidator(1)],
-        help_text="Seconds between polls (at least 1); an ISO 8601 duration such as PT10M is accepted.",
+        validators=[SecondsRange("interval", 1, MAX_POLL_INTERVAL)],
+        help_text="Seconds between polls (at least 1, at most a day); an ISO 8601 duration such as PT10M is accepted.",
     )
     poll_max_attempts = models.PositiveIntegerField(
-        "attempt limit", null=True, blank=True, help_text="The run times out after this many polls. Blank: no limit."
+        "attempt limit",
+        null=True,
+        blank=True,
+        validators=[
+            MinValueValidator(1, "The attempt limit must be at least 1, not %(show_value)s; blank means no limit."),
+            MaxValueValidator(MAX_POLL_ATTEMPTS, "The attempt limit may be at most %(limit_value)s, not %(show_value)s."),
+        ],
+        help_text="The run times out after this many polls. Blank: no limit.",
     )
     poll_timeout = models.FloatField(
         "time limit",
         null=True,
         blank=True,
-        validators=[MinValueValidator(1)],
-        help_text="Seconds (or ISO 8601 duration) after which a polling or waiting run times out. Blank: no limit.",
+        validators=[SecondsRange("time limit", 1, MAX_POLL_TIMEOUT)],
+        help_text="Seconds (or ISO 8601 duration, at most P366D) after which a polling or waiting run times out. "
+        "Blank: no limit.",
     )
     poll_backoff = models.CharField("backoff", max_length=12, choices=Backoff.choices, default=Backoff.FIXED)
     poll_backoff_max = models.FloatField(
-        "backoff cap", default=300, validators=[MinValueValidator(1)], help_text="Longest interval, in seconds."
+        "backoff cap",
+        default=300,
+        validators=[SecondsRange("backoff cap", 1, MAX_BACKOFF_CAP)],
+        help_text="Exponential backoff only: the longest interval, in seconds (at least the interval, at most a day).",
     )
     poll_jitter = models.BooleanField("jitter", default=False, help_text="Spread polls by up to ±10%.")
     max_consecutive_errors = models.PositiveIntegerField(
-        default=3, help_text="A run fails after this many errors in a row while polling."
+        default=3,
+        validators=[
+            MinValueValidator(1, "Give at least 1, not %(show_value)s: a run fails at its first error then."),
+            MaxValueValidator(MAX_CONSECUTIVE_ERRORS, "At most %(limit_value)s errors in a row, not %(show_value)s."),
+        ],
+        help_text="A run fails after this many errors in a row while polling.",
     )
     on_connection_error = models.CharField(
         "on connection error or timeout", max_length=14, choices=ErrorPolicy.choices, default=ErrorPolicy.RETRY
@@ -357,8 +397,15 @@ class Action(models.Model):
             check("cancel_webhook_url", validate_url, self.cancel_webhook_url, base_url=base_url)
         if self.cancel_webhook_body:
             check("cancel_webhook_body", validate_body, "json", self.cancel_webhook_body)
-        if self.poll_backoff_max is not None and self.poll_interval and self.poll_backoff_max < self.poll_interval:
-            errors.setdefault("poll_backoff_max", []).append("The cap must be at least the interval.")
+        if (
+            self.poll_backoff == Backoff.EXPONENTIAL
+            and self.poll_backoff_max is not None
+            and self.poll_interval
+            and self.poll_backoff_max < self.poll_interval
+        ):
+            errors.setdefault("poll_backoff_max", []).append(
+                f"The cap ({self.poll_backoff_max:g} s) must be at least the interval ({self.poll_interval:g} s)."
+            )
         if self.next_action_id and self.next_action_id == self.pk:
             errors.setdefault("next_action", []).append("An action cannot follow itself.")
         if errors:
