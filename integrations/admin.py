@@ -313,14 +313,26 @@ class ResponseMappingInline(PositionedInline):
     verbose_name_plural = "Response mappings (store a value from the response into a field of the run)"
 
 
+POLLING_DESCRIPTION = """
+<p>With a <strong>blank polling URL</strong> the request repeats itself, and the first request is poll 1:
+its answer is checked against the stop conditions, its errors follow the error settings below, and it counts
+toward the attempt limit (3 = three requests in all).</p>
+<p>With a <strong>polling URL</strong>, the first request's answer is checked against the stop conditions too
+(a job already done needs no poll). The first request is sent again only where that cannot repeat remote work:
+it never reached the service, the answer was 429 or 503 with Retry-After, or the method is GET, PUT or DELETE;
+or where “first request is safe to repeat” is ticked. The attempt limit then counts polls.</p>
+<p>The stop conditions are the rows under “Stop conditions” below.</p>
+"""
+
+
 @admin.register(Action)
 class ActionAdmin(WriteOnlyAdminMixin, admin.ModelAdmin):
     form = ActionPageForm
-    list_display = ["name", "integration", "method", "url", "polling_mode", "next_action"]
+    list_display = ["name", "integration", "method", "url", "polling_mode"]
     list_filter = ["polling_mode", "method", "integration__archived", "integration"]
-    list_select_related = ["integration", "next_action__integration"]
+    list_select_related = ["integration"]
     search_fields = ["name", "slug", "url", "integration__name"]
-    autocomplete_fields = ["integration", "next_action"]
+    autocomplete_fields = ["integration"]
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["client_certificate_state"]
     write_only_fields = {"client_certificate": "client_certificate_state"}
@@ -341,6 +353,7 @@ class ActionAdmin(WriteOnlyAdminMixin, admin.ModelAdmin):
                     "verify_tls",
                     "client_certificate",
                     "use_env_proxy",
+                    "safe_to_repeat",
                 ]
             },
         ),
@@ -364,7 +377,7 @@ class ActionAdmin(WriteOnlyAdminMixin, admin.ModelAdmin):
                     "on_server_error",
                     "on_other_status",
                 ],
-                "description": "The stop conditions are the rows under “Stop conditions” below.",
+                "description": POLLING_DESCRIPTION,
             },
         ),
         (
@@ -385,10 +398,7 @@ class ActionAdmin(WriteOnlyAdminMixin, admin.ModelAdmin):
                     "cancel_webhook_body",
                     "include_context",
                     "execute_in_rehearsal",
-                    "auto_start",
                     "fixed_start_time",
-                    "finish_on_success",
-                    "next_action",
                 ]
             },
         ),

@@ -255,20 +255,30 @@ class Action(models.Model):
         "first request is safe to repeat",
         default=False,
         help_text="Tick when sending the first request twice does no harm (it creates nothing, or the service "
-        "ignores repeats). GET, PUT and DELETE are always repeated where needed; a POST or PATCH is repeated "
-        "only when it surely never reached the service, unless this is ticked.",
+        "ignores repeats). Otherwise a first request that may have reached the service is sent again only for "
+        "GET, PUT and DELETE, or after a 429 or a 503 with Retry-After.",
     )
 
     # Polling
-    polling_mode = models.CharField(max_length=10, choices=PollingMode.choices, default=PollingMode.NONE)
+    polling_mode = models.CharField(
+        max_length=10,
+        choices=PollingMode.choices,
+        default=PollingMode.NONE,
+        help_text="What happens after the first request: nothing more, polls until a stop condition matches, or "
+        "waiting for the service to call {{ run.callback_url }}.",
+    )
     poll_method = models.CharField(
-        max_length=10, choices=Method.choices, blank=True, help_text="Blank: the request's method."
+        max_length=10,
+        choices=Method.choices,
+        blank=True,
+        help_text="Blank: GET for a polling URL; the request's own method when the request repeats itself.",
     )
     poll_url = models.CharField(
         "polling URL",
         max_length=2000,
         blank=True,
-        help_text="Blank: repeat the request itself. May use fields stored from the first response.",
+        help_text="Blank: the request repeats itself, and the first request is poll 1. Otherwise a separate "
+        "request, which may use fields stored from the first response (e.g. jobs/{{ job_id }}).",
     )
     poll_headers = models.JSONField("polling headers", default=dict, blank=True, validators=[validate_headers])
     poll_params = models.JSONField("polling query parameters", default=dict, blank=True, validators=[validate_string_map])
@@ -290,7 +300,8 @@ class Action(models.Model):
             MinValueValidator(1, "The attempt limit must be at least 1, not %(show_value)s; blank means no limit."),
             MaxValueValidator(MAX_POLL_ATTEMPTS, "The attempt limit may be at most %(limit_value)s, not %(show_value)s."),
         ],
-        help_text="The run times out after this many polls. Blank: no limit.",
+        help_text="The run times out after this many attempts. With a blank polling URL the first request counts "
+        "(3 = three requests in all); with a polling URL only polls count. Blank: no limit.",
     )
     poll_timeout = models.FloatField(
         "time limit",
@@ -314,7 +325,8 @@ class Action(models.Model):
             MinValueValidator(1, "Give at least 1, not %(show_value)s: a run fails at its first error then."),
             MaxValueValidator(MAX_CONSECUTIVE_ERRORS, "At most %(limit_value)s errors in a row, not %(show_value)s."),
         ],
-        help_text="A run fails after this many errors in a row while polling.",
+        help_text="A run fails after this many errors in a row while polling (the first request counts when it "
+        "is poll 1).",
     )
     on_connection_error = models.CharField(
         "on connection error or timeout", max_length=14, choices=ErrorPolicy.choices, default=ErrorPolicy.RETRY
