@@ -155,7 +155,8 @@ class Integration(models.Model):
 
     def placeholder_errors(self):
         """{field: [message]} for placeholders of this integration's own fields that nothing can fill (as saved)."""
-        return check_integration_placeholders(self, integration_names(secrets=self.secrets.values_list("name", flat=True)))
+        names = integration_names(secrets=self.secrets.values_list("name", flat=True))
+        return check_integration_placeholders(self, names)
 
     def secret_values(self):
         """Every secret value of this integration: what must never be shown or logged."""
@@ -298,7 +299,9 @@ class Action(models.Model):
         blank=True,
         validators=[
             MinValueValidator(1, "The attempt limit must be at least 1, not %(show_value)s; blank means no limit."),
-            MaxValueValidator(MAX_POLL_ATTEMPTS, "The attempt limit may be at most %(limit_value)s, not %(show_value)s."),
+            MaxValueValidator(
+                MAX_POLL_ATTEMPTS, "The attempt limit may be at most %(limit_value)s, not %(show_value)s."
+            ),
         ],
         help_text="The run times out after this many attempts. With a blank polling URL the first request counts "
         "(3 = three requests in all); with a polling URL only polls count. Blank: no limit.",

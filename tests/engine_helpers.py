@@ -29,7 +29,8 @@ def make_action(base_url, *, integration=None, inputs=(), mappings=(), stop=(), 
         spec = {"required": False, **spec} if isinstance(spec, dict) else {"name": spec, "required": False}
         _save(ActionInput(action=action, position=position, **spec))
     for position, (field, path, *source) in enumerate(mappings):
-        _save(ResponseMapping(action=action, position=position, field=field, path=path, source=source[0] if source else "request"))
+        _save(ResponseMapping(action=action, position=position, field=field, path=path,
+                              source=source[0] if source else "request"))
     for position, row in enumerate(stop):
         if not isinstance(row, dict):
             path, operator, value, outcome, *target = row

@@ -221,7 +221,9 @@ def test_authentication_fields_may_use_a_secret_added_in_the_same_save(post_inte
 @pytest.mark.parametrize("field", ["auth_username", "auth_secret", "api_key_name", "oauth_client_id", "oauth_scope",
                                    "oauth_token_url"])
 def test_each_authentication_field_is_checked(post_integration, field):
-    value = "https://login.example.com/{{ secrets.TENANT }}/token" if field == "oauth_token_url" else "{{ secrets.TENANT }}"
+    value = "{{ secrets.TENANT }}"
+    if field == "oauth_token_url":
+        value = f"https://login.example.com/{value}/token"
 
     response = post_integration(**{field: value})
 

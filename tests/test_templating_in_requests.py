@@ -92,7 +92,8 @@ def test_include_context_makes_a_body_for_a_post_without_one(db, server):
 def test_form_bodies_are_url_encoded(db, server):
     server.script("/jobs", DONE)
     action = make_action(server.base_url, body_type="form",
-                         body='{"name": "{{ name }}", "count": "{{ count }}", "active": true}', inputs=["name", "count"])
+                         body='{"name": "{{ name }}", "count": "{{ count }}", "active": true}',
+                         inputs=["name", "count"])
 
     drive(start_run(action, {"name": "a&b=c d", "count": 2}))
 
