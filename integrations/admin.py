@@ -1,20 +1,98 @@
 """The editing UI: integrations with their secrets, actions with their conditions and mappings."""
 
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Count
+from django.forms.models import BaseInlineFormSet
 from django.templatetags.static import static
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.translation import ngettext
+from django.views.decorators.debug import sensitive_post_parameters
 
 from .forms import ActionForm, IntegrationForm, SecretForm
-from .models import Action, ActionInput, ContinueCondition, Integration, ResponseMapping, Secret, StopCondition
+from .models import (
+    Action,
+    ActionInput,
+    ContinueCondition,
+    Integration,
+    ResponseMapping,
+    Secret,
+    StopCondition,
+    mixed_outcome_errors,
+)
+from .placeholders import (
+    available_names,
+    check_action_placeholders,
+    check_integration_placeholders,
+    integration_names,
+    unknown_placeholders,
+)
 
 ADMIN_MEDIA = {"all": ["integrations/admin.css"]}
 
 
 def stored_state(value):
     return "set" if value else "not set"
+
+
+class PageForm:
+    """A ModelForm mixin: the inlines of its page reach the form through the instance they share.
+
+    Django validates a change page's form first, then each inline formset, and
+    saves only when all are valid; a check of the whole definition (the form's
+    fields against the inlines' rows) therefore runs in an inline's clean() and
+    puts its errors on the form's fields from there.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instance._page_form = self
+
+
+class PageCheckFormSet(BaseInlineFormSet):
+    """An inline formset that also runs ``page_check`` (set by its ModelAdmin) once its own rows are clean.
+
+    ``page_check`` puts each fault on the field at fault and returns whether it
+    found one; this formset's error then keeps anything on the page from being saved.
+    """
+
+    page_check = None
+    page_check_message = ""
+
+    def clean(self):
+        super().clean()
+        if self.page_check is not None and self.page_check():
+            raise ValidationError(self.page_check_message)
+
+
+def kept_rows(formset):
+    """The forms of ``formset`` that will be saved: not deleted, not left empty."""
+    formset.is_valid()  # validates its rows (once; harmless from within its own clean())
+    return [form for form in formset.forms if form.cleaned_data and not formset._should_delete_form(form)]
+
+
+def row_values(formset, field):
+    return [form.cleaned_data.get(field) for form in kept_rows(formset)]
+
+
+def put_errors(form, errors):
+    """Add ``errors`` ({field: [messages]}) to ``form``, except on fields that already have one."""
+    found = False
+    for field, messages_ in errors.items():
+        if field in form.fields and not form.has_error(field):
+            form.add_error(field, messages_)
+            found = True
+    return found
+
+
+class IntegrationPageForm(PageForm, IntegrationForm):
+    pass
+
+
+class ActionPageForm(PageForm, ActionForm):
+    pass
 
 
 class WriteOnlyAdminMixin:
@@ -43,6 +121,7 @@ class WriteOnlyAdminMixin:
 class SecretInline(WriteOnlyAdminMixin, admin.TabularInline):
     model = Secret
     form = SecretForm
+    formset = PageCheckFormSet
     fields = ["name", "value"]
     readonly_fields = ["value_state"]
     write_only_fields = {"value": "value_state"}
@@ -70,7 +149,7 @@ class ActionLinkInline(admin.TabularInline):
 
 @admin.register(Integration)
 class IntegrationAdmin(WriteOnlyAdminMixin, admin.ModelAdmin):
-    form = IntegrationForm
+    form = IntegrationPageForm
     list_display = ["thumbnail", "name", "slug", "auth_type", "action_count", "archived"]
     list_display_links = ["thumbnail", "name"]
     list_filter = ["archived", "auth_type"]
@@ -96,7 +175,8 @@ class IntegrationAdmin(WriteOnlyAdminMixin, admin.ModelAdmin):
                     "oauth_client_id",
                     "oauth_scope",
                 ],
-                "description": "Fill in the fields the chosen authentication needs; the others are ignored.",
+                "description": "Fill in the fields the chosen authentication needs; the others are ignored. "
+                "Each may use {{ secrets.NAME }} placeholders, filled when a request is sent.",
             },
         ),
         ("Defaults", {"fields": ["default_headers"]}),
@@ -104,6 +184,28 @@ class IntegrationAdmin(WriteOnlyAdminMixin, admin.ModelAdmin):
 
     class Media:
         css = ADMIN_MEDIA
+
+    # Every field of this page may hold a secret (the auth secret, each secret's value, and
+    # anything typed by mistake): none of them is shown on Django's error page.
+    @method_decorator(sensitive_post_parameters())
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def _create_formsets(self, request, obj, change):
+        formsets, inline_instances = super()._create_formsets(request, obj, change)
+        [secrets] = [formset for formset in formsets if formset.prefix == "secrets"]
+        secrets.page_check = lambda: self.check_placeholders(obj, secrets)
+        secrets.page_check_message = (
+            "A placeholder above names nothing that can fill it (see the fields marked): "
+            "add the secret here, or fix the placeholder."
+        )
+        return formsets, inline_instances
+
+    @staticmethod
+    def check_placeholders(integration, secrets):
+        """Put an error on each field of the integration's form with a placeholder nothing can fill."""
+        names = integration_names(secrets=row_values(secrets, "name"))
+        return put_errors(integration._page_form, check_integration_placeholders(integration, names))
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(action_count=Count("actions"))
@@ -163,9 +265,10 @@ class PositionedInline(admin.TabularInline):
 
 class ActionInputInline(PositionedInline):
     model = ActionInput
+    formset = PageCheckFormSet
     fields = ["position", "name", "label", "required", "default", "choices"]
     verbose_name = "input"
-    verbose_name_plural = "Inputs"
+    verbose_name_plural = "Inputs (the variables a run takes, read as {{ name }})"
 
 
 class ContinueConditionInline(PositionedInline):
@@ -175,11 +278,32 @@ class ContinueConditionInline(PositionedInline):
     verbose_name_plural = "Continue if (the first response must meet every row, or the run fails)"
 
 
+class StopConditionFormSet(BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        kept = [
+            form for form in self.forms
+            if form.cleaned_data and not self._should_delete_form(form) and not form.has_error("outcome")
+        ]
+        for index, message in mixed_outcome_errors([form.instance for form in kept]).items():
+            kept[index].add_error("outcome", message)
+
+
 class StopConditionInline(PositionedInline):
     model = StopCondition
-    fields = ["position", "path", "target_field", "operator", "value", "outcome"]
+    formset = StopConditionFormSet
+    fields = ["group", "position", "path", "target_field", "operator", "value", "outcome"]
     verbose_name = "stop condition"
-    verbose_name_plural = "Stop conditions (polling stops at the first row that matches)"
+    verbose_name_plural = (
+        "Stop conditions (rows with the same group number must all match; groups are tried in order "
+        "and the first that matches ends the run with its outcome; a blank group is a new group)"
+    )
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "group":
+            field.widget.attrs["placeholder"] = "new"
+        return field
 
 
 class ResponseMappingInline(PositionedInline):
@@ -189,14 +313,26 @@ class ResponseMappingInline(PositionedInline):
     verbose_name_plural = "Response mappings (store a value from the response into a field of the run)"
 
 
+POLLING_DESCRIPTION = """
+<p>With a <strong>blank polling URL</strong> the request repeats itself, and the first request is poll 1:
+its answer is checked against the stop conditions, its errors follow the error settings below, and it counts
+toward the attempt limit (3 = three requests in all).</p>
+<p>With a <strong>polling URL</strong>, the first request's answer is checked against the stop conditions too
+(a job already done needs no poll). The first request is sent again only where that cannot repeat remote work:
+it never reached the service, the answer was 429 or 503 with Retry-After, or the method is GET, PUT or DELETE;
+or where “first request is safe to repeat” is ticked. The attempt limit then counts polls.</p>
+<p>The stop conditions are the rows under “Stop conditions” below.</p>
+"""
+
+
 @admin.register(Action)
 class ActionAdmin(WriteOnlyAdminMixin, admin.ModelAdmin):
-    form = ActionForm
-    list_display = ["name", "integration", "method", "url", "polling_mode", "next_action"]
+    form = ActionPageForm
+    list_display = ["name", "integration", "method", "url", "polling_mode"]
     list_filter = ["polling_mode", "method", "integration__archived", "integration"]
-    list_select_related = ["integration", "next_action__integration"]
+    list_select_related = ["integration"]
     search_fields = ["name", "slug", "url", "integration__name"]
-    autocomplete_fields = ["integration", "next_action"]
+    autocomplete_fields = ["integration"]
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["client_certificate_state"]
     write_only_fields = {"client_certificate": "client_certificate_state"}
@@ -217,6 +353,7 @@ class ActionAdmin(WriteOnlyAdminMixin, admin.ModelAdmin):
                     "verify_tls",
                     "client_certificate",
                     "use_env_proxy",
+                    "safe_to_repeat",
                 ]
             },
         ),
@@ -240,7 +377,7 @@ class ActionAdmin(WriteOnlyAdminMixin, admin.ModelAdmin):
                     "on_server_error",
                     "on_other_status",
                 ],
-                "description": "The stop conditions are the rows under “Stop conditions” below.",
+                "description": POLLING_DESCRIPTION,
             },
         ),
         (
@@ -261,10 +398,7 @@ class ActionAdmin(WriteOnlyAdminMixin, admin.ModelAdmin):
                     "cancel_webhook_body",
                     "include_context",
                     "execute_in_rehearsal",
-                    "auto_start",
                     "fixed_start_time",
-                    "finish_on_success",
-                    "next_action",
                 ]
             },
         ),
@@ -272,6 +406,38 @@ class ActionAdmin(WriteOnlyAdminMixin, admin.ModelAdmin):
 
     class Media:
         css = ADMIN_MEDIA
+
+    @method_decorator(sensitive_post_parameters("client_certificate"))
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def _create_formsets(self, request, obj, change):
+        formsets, inline_instances = super()._create_formsets(request, obj, change)
+        rows = {formset.prefix: formset for formset in formsets}
+        rows["inputs"].page_check = lambda: self.check_placeholders(obj, rows)
+        rows["inputs"].page_check_message = (
+            "A placeholder on this page names nothing that can fill it (see the fields marked): "
+            "declare the input here, or fix the placeholder."
+        )
+        return formsets, inline_instances
+
+    @staticmethod
+    def check_placeholders(action, rows):
+        """Put an error on each field and condition value of the page with a placeholder nothing can fill."""
+        form = action._page_form
+        if form.has_error("integration"):
+            return False  # its secrets are unknown until an integration is chosen
+        names = available_names(
+            inputs=row_values(rows["inputs"], "name"),
+            fields=[*row_values(rows["mappings"], "field"), *row_values(rows["stop_conditions"], "target_field")],
+            secrets=action.integration.secrets.values_list("name", flat=True),
+        )
+        found = put_errors(form, check_action_placeholders(action, names))
+        for formset in (rows["stop_conditions"], rows["continue_conditions"]):
+            for row in kept_rows(formset):
+                message = unknown_placeholders(row.cleaned_data.get("value", ""), names)
+                found |= put_errors(row, {"value": [message]} if message else {})
+        return found
 
     def has_delete_permission(self, request, obj=None):
         if obj is not None and obj.runs.exists():

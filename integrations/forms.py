@@ -178,11 +178,10 @@ class IntegrationForm(WriteOnlyFieldsMixin, forms.ModelForm):
         fields = "__all__"
         field_classes = {
             "image_url": HttpsURLField,
-            "oauth_token_url": HttpsURLField,
             "default_headers": JSONTextField,
             "auth_secret": WriteOnlyField,
         }
-        widgets = {"auth_secret": WriteOnlyWidget()}
+        widgets = {"auth_secret": WriteOnlyWidget(), "oauth_token_url": forms.TextInput(attrs={"class": "vURLField"})}
 
 
 class SecretForm(WriteOnlyFieldsMixin, forms.ModelForm):
@@ -203,8 +202,11 @@ class ActionForm(WriteOnlyFieldsMixin, forms.ModelForm):
             "params": JSONTextField,
             "poll_headers": JSONTextField,
             "poll_params": JSONTextField,
+            "connect_timeout": DurationSecondsField,
+            "read_timeout": DurationSecondsField,
             "poll_interval": DurationSecondsField,
             "poll_timeout": DurationSecondsField,
+            "poll_backoff_max": DurationSecondsField,
             "client_certificate": WriteOnlyField,
         }
         widgets = {

@@ -1,7 +1,9 @@
 """What an admin defines: integrations, their secrets, actions and conditions."""
 
+from dataclasses import dataclass
+
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.text import slugify
@@ -9,14 +11,34 @@ from django.utils.text import slugify
 from .conditions import Operator, validate_operator_value
 from .crypto import EncryptedTextField
 from .paths import validate_path
+from .placeholders import (
+    available_names,
+    check_action_placeholders,
+    check_integration_placeholders,
+    integration_names,
+    unknown_placeholders,
+)
 from .validators import (
+    MAX_BACKOFF_CAP,
+    MAX_CONNECT_TIMEOUT,
+    MAX_CONSECUTIVE_ERRORS,
+    MAX_POLL_ATTEMPTS,
+    MAX_POLL_INTERVAL,
+    MAX_POLL_TIMEOUT,
+    MAX_READ_TIMEOUT,
+    SecondsRange,
+    validate_absolute_url,
     validate_base_url,
     validate_body,
+    validate_header_name,
+    validate_headers,
     validate_identifier,
+    validate_single_line,
     validate_statuses,
     validate_string_map,
     validate_template,
     validate_url,
+    validate_variable_name,
 )
 
 class Method(models.TextChoices):
@@ -63,23 +85,35 @@ class Integration(models.Model):
         help_text="Actions may use URLs relative to this, e.g. https://api.example.com/v2",
     )
     auth_type = models.CharField("authentication", max_length=32, choices=AuthType.choices, default=AuthType.NONE)
-    auth_username = models.CharField("username", max_length=200, blank=True, help_text="Basic authentication.")
+    auth_username = models.CharField(
+        "username", max_length=200, blank=True, validators=[validate_template], help_text="Basic authentication."
+    )
     auth_secret = EncryptedTextField(
         "password, token or key",
         blank=True,
-        help_text="Basic password, bearer token, API key or OAuth client secret. Write-only.",
+        validators=[validate_template],
+        help_text="Basic password, bearer token, API key or OAuth client secret. Write-only. May be a placeholder "
+        "such as {{ secrets.PASSWORD }}; a value that contains '{{' itself must be a secret, referenced so.",
     )
     api_key_name = models.CharField(
         "API key name",
         max_length=200,
         blank=True,
+        validators=[validate_template, validate_single_line],
         help_text="Header or query parameter that carries the API key, e.g. X-API-Key.",
     )
-    oauth_token_url = models.URLField("OAuth token URL", max_length=2000, blank=True)
-    oauth_client_id = models.CharField("OAuth client id", max_length=500, blank=True)
-    oauth_scope = models.CharField("OAuth scope", max_length=1000, blank=True)
+    oauth_token_url = models.CharField(
+        "OAuth token URL", max_length=2000, blank=True, validators=[validate_absolute_url]
+    )
+    oauth_client_id = models.CharField("OAuth client id", max_length=500, blank=True, validators=[validate_template])
+    oauth_scope = models.CharField("OAuth scope", max_length=1000, blank=True, validators=[validate_template])
     default_headers = models.JSONField(
-        default=dict, blank=True, validators=[validate_string_map], help_text="Sent with every request of every action."
+        default=dict,
+        blank=True,
+        validators=[validate_headers],
+        help_text="Sent with every request of every action; an action's own headers win. Placeholders here may use "
+        "only what every run has: {{ secrets.NAME }} and run facts such as {{ run.id }}. A header that needs an "
+        "action's inputs or stored fields belongs in that action's headers.",
     )
     archived = models.BooleanField(default=False, help_text="Archived integrations cannot be run.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -111,8 +145,18 @@ class Integration(models.Model):
             if not getattr(self, field):
                 label = self._meta.get_field(field).verbose_name
                 errors[field] = f"Required for {AuthType(self.auth_type).label} authentication ({label})."
+        if self.auth_type == AuthType.API_KEY_HEADER and self.api_key_name and "api_key_name" not in errors:
+            try:
+                validate_header_name(self.api_key_name, placeholders=True)
+            except ValidationError as exc:
+                errors["api_key_name"] = exc.messages
         if errors:
             raise ValidationError(errors)
+
+    def placeholder_errors(self):
+        """{field: [message]} for placeholders of this integration's own fields that nothing can fill (as saved)."""
+        names = integration_names(secrets=self.secrets.values_list("name", flat=True))
+        return check_integration_placeholders(self, names)
 
     def secret_values(self):
         """Every secret value of this integration: what must never be shown or logged."""
@@ -178,14 +222,23 @@ class Action(models.Model):
     url = models.CharField(
         "URL",
         max_length=2000,
-        help_text="Absolute, or relative to the integration's base URL. Placeholders: {{ name }}.",
+        help_text="Absolute, or relative to the integration's base URL. Placeholders: {{ name }} of an input or a "
+        "stored field, {{ secrets.NAME }}, or a run fact such as {{ run.id }}.",
     )
-    headers = models.JSONField(default=dict, blank=True, validators=[validate_string_map])
+    headers = models.JSONField(default=dict, blank=True, validators=[validate_headers])
     params = models.JSONField("query parameters", default=dict, blank=True, validators=[validate_string_map])
     body_type = models.CharField(max_length=10, choices=BodyType.choices, default=BodyType.NONE)
     body = models.TextField(blank=True, help_text="JSON, a JSON object of form fields, or raw text.")
-    connect_timeout = models.FloatField(default=5, validators=[MinValueValidator(0.1)], help_text="Seconds.")
-    read_timeout = models.FloatField(default=30, validators=[MinValueValidator(0.1)], help_text="Seconds.")
+    connect_timeout = models.FloatField(
+        default=5,
+        validators=[SecondsRange("connect timeout", 0.1, MAX_CONNECT_TIMEOUT)],
+        help_text=f"Seconds to wait for the connection; at most {MAX_CONNECT_TIMEOUT}.",
+    )
+    read_timeout = models.FloatField(
+        default=30,
+        validators=[SecondsRange("read timeout", 0.1, MAX_READ_TIMEOUT)],
+        help_text=f"Seconds to wait for each part of the answer; at most {MAX_READ_TIMEOUT}.",
+    )
     accepted_statuses = models.CharField(
         max_length=200,
         default="2xx",
@@ -204,22 +257,32 @@ class Action(models.Model):
         "first request is safe to repeat",
         default=False,
         help_text="Tick when sending the first request twice does no harm (it creates nothing, or the service "
-        "ignores repeats). GET, PUT and DELETE are always repeated where needed; a POST or PATCH is repeated "
-        "only when it surely never reached the service, unless this is ticked.",
+        "ignores repeats). Otherwise a first request that may have reached the service is sent again only for "
+        "GET, PUT and DELETE, or after a 429 or a 503 with Retry-After.",
     )
 
     # Polling
-    polling_mode = models.CharField(max_length=10, choices=PollingMode.choices, default=PollingMode.NONE)
+    polling_mode = models.CharField(
+        max_length=10,
+        choices=PollingMode.choices,
+        default=PollingMode.NONE,
+        help_text="What happens after the first request: nothing more, polls until a stop condition matches, or "
+        "waiting for the service to call {{ run.callback_url }}.",
+    )
     poll_method = models.CharField(
-        max_length=10, choices=Method.choices, blank=True, help_text="Blank: the request's method."
+        max_length=10,
+        choices=Method.choices,
+        blank=True,
+        help_text="Blank: GET for a polling URL; the request's own method when the request repeats itself.",
     )
     poll_url = models.CharField(
         "polling URL",
         max_length=2000,
         blank=True,
-        help_text="Blank: repeat the request itself. May use fields stored from the first response.",
+        help_text="Blank: the request repeats itself, and the first request is poll 1. Otherwise a separate "
+        "request, which may use fields stored from the first response (e.g. jobs/{{ job_id }}).",
     )
-    poll_headers = models.JSONField("polling headers", default=dict, blank=True, validators=[validate_string_map])
+    poll_headers = models.JSONField("polling headers", default=dict, blank=True, validators=[validate_headers])
     poll_params = models.JSONField("polling query parameters", default=dict, blank=True, validators=[validate_string_map])
     poll_body_type = models.CharField(
         "polling body type", max_length=10, choices=BodyType.choices, default=BodyType.NONE
@@ -228,26 +291,46 @@ class Action(models.Model):
     poll_interval = models.FloatField(
         "interval",
         default=10,
-        validators=[MinValueValidator(1)],
-        help_text="Seconds between polls (at least 1); an ISO 8601 duration such as PT10M is accepted.",
+        validators=[SecondsRange("interval", 1, MAX_POLL_INTERVAL)],
+        help_text="Seconds between polls (at least 1, at most a day); an ISO 8601 duration such as PT10M is accepted.",
     )
     poll_max_attempts = models.PositiveIntegerField(
-        "attempt limit", null=True, blank=True, help_text="The run times out after this many polls. Blank: no limit."
+        "attempt limit",
+        null=True,
+        blank=True,
+        validators=[
+            MinValueValidator(1, "The attempt limit must be at least 1, not %(show_value)s; blank means no limit."),
+            MaxValueValidator(
+                MAX_POLL_ATTEMPTS, "The attempt limit may be at most %(limit_value)s, not %(show_value)s."
+            ),
+        ],
+        help_text="The run times out after this many attempts. With a blank polling URL the first request counts "
+        "(3 = three requests in all); with a polling URL only polls count. Blank: no limit.",
     )
     poll_timeout = models.FloatField(
         "time limit",
         null=True,
         blank=True,
-        validators=[MinValueValidator(1)],
-        help_text="Seconds (or ISO 8601 duration) after which a polling or waiting run times out. Blank: no limit.",
+        validators=[SecondsRange("time limit", 1, MAX_POLL_TIMEOUT)],
+        help_text="Seconds (or ISO 8601 duration, at most P366D) after which a polling or waiting run times out. "
+        "Blank: no limit.",
     )
     poll_backoff = models.CharField("backoff", max_length=12, choices=Backoff.choices, default=Backoff.FIXED)
     poll_backoff_max = models.FloatField(
-        "backoff cap", default=300, validators=[MinValueValidator(1)], help_text="Longest interval, in seconds."
+        "backoff cap",
+        default=300,
+        validators=[SecondsRange("backoff cap", 1, MAX_BACKOFF_CAP)],
+        help_text="Exponential backoff only: the longest interval, in seconds (at least the interval, at most a day).",
     )
     poll_jitter = models.BooleanField("jitter", default=False, help_text="Spread polls by up to ±10%.")
     max_consecutive_errors = models.PositiveIntegerField(
-        default=3, help_text="A run fails after this many errors in a row while polling."
+        default=3,
+        validators=[
+            MinValueValidator(1, "Give at least 1, not %(show_value)s: a run fails at its first error then."),
+            MaxValueValidator(MAX_CONSECUTIVE_ERRORS, "At most %(limit_value)s errors in a row, not %(show_value)s."),
+        ],
+        help_text="A run fails after this many errors in a row while polling (the first request counts when it "
+        "is poll 1).",
     )
     on_connection_error = models.CharField(
         "on connection error or timeout", max_length=14, choices=ErrorPolicy.choices, default=ErrorPolicy.RETRY
@@ -330,12 +413,44 @@ class Action(models.Model):
             check("cancel_webhook_url", validate_url, self.cancel_webhook_url, base_url=base_url)
         if self.cancel_webhook_body:
             check("cancel_webhook_body", validate_body, "json", self.cancel_webhook_body)
-        if self.poll_backoff_max is not None and self.poll_interval and self.poll_backoff_max < self.poll_interval:
-            errors.setdefault("poll_backoff_max", []).append("The cap must be at least the interval.")
+        if (
+            self.poll_backoff == Backoff.EXPONENTIAL
+            and self.poll_backoff_max is not None
+            and self.poll_interval
+            and self.poll_backoff_max < self.poll_interval
+        ):
+            errors.setdefault("poll_backoff_max", []).append(
+                f"The cap ({self.poll_backoff_max:g} s) must be at least the interval ({self.poll_interval:g} s)."
+            )
         if self.next_action_id and self.next_action_id == self.pk:
             errors.setdefault("next_action", []).append("An action cannot follow itself.")
         if errors:
             raise ValidationError(errors)
+
+    def placeholder_names(self):
+        """The names this action's placeholders may use, as saved: inputs, stored fields, secrets, run facts."""
+        return available_names(
+            inputs=self.inputs.values_list("name", flat=True),
+            fields=[
+                *self.mappings.values_list("field", flat=True),
+                *self.stop_conditions.values_list("target_field", flat=True),
+            ],
+            secrets=self.integration.secrets.values_list("name", flat=True),
+        )
+
+    def placeholder_errors(self):
+        """{field: [message]} for placeholders of this action and its condition rows that nothing can fill (as saved).
+
+        The admin and the API check a definition before saving it; this checks one already saved.
+        """
+        names = self.placeholder_names()
+        errors = check_action_placeholders(self, names)
+        for rows in (self.stop_conditions.all(), self.continue_conditions.all()):
+            for number, row in enumerate(rows, start=1):
+                message = unknown_placeholders(row.value, names)
+                if message:
+                    errors.setdefault(rows.model._meta.verbose_name_plural, []).append(f"Row {number}: {message}")
+        return errors
 
     def validate_variables(self, variables):
         """The variables a run will get: declared defaults filled in; ValidationError names each fault."""
@@ -371,7 +486,7 @@ class ActionInput(models.Model):
 
     action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="inputs")
     position = models.PositiveIntegerField(default=0)
-    name = models.CharField(max_length=100, validators=[validate_identifier])
+    name = models.CharField(max_length=100, validators=[validate_variable_name])
     label = models.CharField(max_length=200, blank=True)
     required = models.BooleanField(default=True)
     default = models.CharField(max_length=1000, blank=True)
@@ -419,20 +534,77 @@ class ConditionBase(models.Model):
 
 
 class StopCondition(ConditionBase):
-    """Polling stops at the first row that matches; the run ends with its outcome."""
+    """One test of a stop group: rows with the same group number must all match (AND);
+    groups are tried in order and the first that matches ends the run with its outcome."""
 
     action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="stop_conditions")
+    group = models.PositiveIntegerField(
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Rows with the same group number must all match; groups are tried in order. "
+        "Blank: a new group of its own.",
+    )
     target_field = models.CharField(
-        max_length=100, blank=True, validators=[validate_identifier],
+        max_length=100, blank=True, validators=[validate_variable_name],
         help_text="Run field that stores the value found, at every attempt.",
     )
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.SUCCESS)
 
     class Meta(ConditionBase.Meta):
-        pass
+        ordering = ["group", "position", "id"]
 
     def __str__(self):
         return f"{self.path} {Operator(self.operator).label} {self.value} → {self.outcome}"
+
+    def save(self, *args, **kwargs):
+        if self.group is None:
+            last = StopCondition.objects.filter(action_id=self.action_id).aggregate(last=models.Max("group"))["last"]
+            self.group = (last or 0) + 1
+        super().save(*args, **kwargs)
+
+
+@dataclass(frozen=True)
+class StopGroup:
+    """Stop conditions that end a run together: all of ``rows`` must match; they share one outcome."""
+
+    number: int | None
+    rows: tuple
+
+    @property
+    def outcome(self):
+        return self.rows[0].outcome
+
+
+def stop_groups(rows):
+    """``rows`` (stop conditions, in their order) as StopGroups, in the order they are tried.
+
+    Groups go by number; a row without a number yet (a new row) is a group of
+    its own, after the numbered ones, as it will be once saved.
+    """
+    groups = {}
+    for index, row in enumerate(rows):
+        key = (0, row.group) if row.group is not None else (1, index)
+        groups.setdefault(key, []).append(row)
+    return [StopGroup(key[1] if key[0] == 0 else None, tuple(members)) for key, members in sorted(groups.items())]
+
+
+def mixed_outcome_errors(rows):
+    """{index of a row in ``rows``: message} for the rows of each group whose rows differ in outcome.
+
+    A group has one outcome; the admin and the API refuse a definition with these errors.
+    """
+    index_of = {id(row): index for index, row in enumerate(rows)}
+    errors = {}
+    for group in stop_groups(rows):
+        outcomes = sorted({row.outcome for row in group.rows})
+        if len(outcomes) > 1:
+            message = (
+                f"Group {group.number} mixes outcomes ({', '.join(outcomes)}): its rows must all match "
+                "together, so they share one outcome. Give them one outcome, or separate group numbers."
+            )
+            for row in group.rows:
+                errors[index_of[id(row)]] = message
+    return errors
 
 
 class ContinueCondition(ConditionBase):
@@ -457,7 +629,7 @@ class ResponseMapping(models.Model):
 
     action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="mappings")
     position = models.PositiveIntegerField(default=0)
-    field = models.CharField(max_length=100, validators=[validate_identifier])
+    field = models.CharField(max_length=100, validators=[validate_variable_name])
     path = models.CharField(max_length=500, validators=[validate_path])
     source = models.CharField(max_length=10, choices=MappingSource.choices, default=MappingSource.REQUEST)
 

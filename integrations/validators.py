@@ -1,6 +1,7 @@
 """Validation shared by the models, the admin forms and the API serializers."""
 
 import json
+import math
 import re
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -8,8 +9,19 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.utils.dateparse import parse_duration
+from django.utils.deconstruct import deconstructible
 
-from .templating import check_placeholders, check_placeholders_in
+from .placeholders import RESERVED
+from .templating import PLACEHOLDER, check_placeholders, check_placeholders_in
+
+# The largest values an action may hold; the engine can rely on them.
+MAX_CONNECT_TIMEOUT = 300  # seconds
+MAX_READ_TIMEOUT = 3600
+MAX_POLL_INTERVAL = 86400
+MAX_POLL_TIMEOUT = 366 * 86400
+MAX_BACKOFF_CAP = 86400
+MAX_POLL_ATTEMPTS = 1_000_000
+MAX_CONSECUTIVE_ERRORS = 1000
 
 IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 
@@ -19,14 +31,40 @@ validate_identifier = RegexValidator(
 )
 
 
+def validate_variable_name(name):
+    """An input's or a stored field's name: an identifier that secrets and run facts do not already use."""
+    validate_identifier(name)
+    if name in RESERVED:
+        raise ValidationError(
+            f"{name!r} is taken by {{{{ {name}.… }}}} placeholders ({', '.join(RESERVED)}): choose another name."
+        )
+
+
 def parse_json_text(text):
-    """Parse JSON typed by a person; the error names the line and column of the fault."""
+    """Parse JSON typed by a person; the error names the line and column of the fault.
+
+    NaN and Infinity, which Python reads but JSON does not have (and the
+    database refuses), are refused as well.
+    """
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise ValidationError(
             f"Invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.", code="invalid_json"
         ) from None
+
+
+def _refuse_constant(name):
+    raise ValidationError(
+        f"{name} is not JSON: write a number, or \"{name}\" as text.", code="invalid_json"
+    )
+
+
+def _finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValidationError(f"The number {text} is too large for JSON.", code="invalid_json")
+    return value
 
 
 def validate_string_map(value):
@@ -42,7 +80,62 @@ def validate_string_map(value):
             raise ValidationError("A name is empty.")
         if not isinstance(item, (str, int, float, bool)):
             raise ValidationError(f"The value of {key!r} must be text, a number or true/false, not a list or object.")
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValidationError(f"The value of {key!r} must be a finite number, not {item}.")
     check_placeholders_in(value)
+
+
+TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def validate_headers(value):
+    """Headers: a string map whose names are HTTP tokens and whose values hold no line break or control character."""
+    validate_string_map(value)
+    for name, item in (value or {}).items():
+        validate_header_name(name)
+        fault = _control_character(str(item), allowed="\t")
+        if fault:
+            raise ValidationError(
+                f"The value of header {name!r} contains {fault}: a header value must be one line of text."
+            )
+
+
+def validate_header_name(name, *, placeholders=False):
+    """An HTTP header name (a token); with ``placeholders``, the text between placeholders must be one."""
+    literal = PLACEHOLDER.sub("", name) if placeholders else name
+    if literal and not TOKEN.fullmatch(literal) or not name.strip():
+        raise ValidationError(
+            f"{name!r} is not a valid header name: use letters, digits and ! # $ % & ' * + - . ^ _ ` | ~ "
+            "(no spaces, colons or line breaks)."
+        )
+
+
+def validate_single_line(text):
+    """Text that goes into a request line or header: no line break or control character."""
+    fault = _control_character(PLACEHOLDER.sub("", text or ""), allowed="\t")
+    if fault:
+        raise ValidationError(f"This contains {fault}: write it on one line.")
+
+
+def _control_character(text, allowed=""):
+    """How the first control character of ``text`` reads in a message, or ""."""
+    for char in text:
+        if (ord(char) < 32 or ord(char) == 127) and char not in allowed:
+            return _CHARACTER_NAMES.get(char, f"a control character (U+{ord(char):04X})")
+    return ""
+
+
+_CHARACTER_NAMES = {"\t": "a tab", "\r": "a carriage return (CR)", "\n": "a line feed (LF)"}
+
+
+def _check_url_characters(url):
+    """A URL holds no space, tab, line break or control character (outside placeholders, whose values are encoded)."""
+    literal = PLACEHOLDER.sub("", url)
+    fault = _control_character(literal)
+    if fault:
+        raise ValidationError(f"A URL cannot contain {fault}.")
+    if any(char.isspace() for char in literal):
+        raise ValidationError("A URL cannot contain a space: write it as %20.")
 
 
 def validate_body(body_type, body):
@@ -67,6 +160,7 @@ def validate_url(url, *, base_url=""):
     if not url:
         return
     check_placeholders(url)
+    _check_url_characters(url)
     if url.lstrip().startswith("{{"):
         return  # the whole address comes from a placeholder: checked when filled
     parts = urlsplit(url.replace("{{", "x").replace("}}", "x"))
@@ -85,10 +179,22 @@ def validate_url(url, *, base_url=""):
         )
 
 
+def validate_absolute_url(url):
+    """An absolute http(s) URL; placeholders allowed (e.g. a tenant in the path)."""
+    if not url:
+        return
+    check_placeholders(url)
+    _check_url_characters(url)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValidationError("Write an absolute URL: https://host/optional/path.")
+
+
 def validate_base_url(url):
     if not url:
         return
     check_placeholders(url)
+    _check_url_characters(url)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValidationError("The base URL must be absolute: https://host/optional/path.")
@@ -102,16 +208,67 @@ def parse_seconds(text):
         return text.total_seconds()
     text = (text or "").strip()
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(seconds):
+            raise ValidationError(f"{text!r} is not a number of seconds: give seconds (10) or a duration (PT10M).")
+        return seconds
     has_digits = any(char.isdigit() for char in text)
-    duration = parse_duration(text) if text.upper().startswith("P") and has_digits else None
+    try:
+        duration = parse_duration(text) if text.upper().startswith("P") and has_digits else None
+    except OverflowError:
+        raise ValidationError(f"{text!r} is far too long a duration.") from None
     if duration is None:
         raise ValidationError(
             f"{text!r} is not a duration: give seconds (10) or an ISO 8601 duration (PT10M, PT1H30M, P1D)."
         )
     return duration.total_seconds()
+
+
+@deconstructible
+class SecondsRange:
+    """A number of seconds between ``minimum`` and ``maximum``; refusals name the field's ``label``."""
+
+    def __init__(self, label, minimum, maximum):
+        self.label, self.minimum, self.maximum = label, minimum, maximum
+
+    def __call__(self, value):
+        if value is None:
+            return
+        if not math.isfinite(value):
+            raise ValidationError(f"The {self.label} must be a number of seconds, not {value}.", code="not_finite")
+        if value < self.minimum:
+            raise ValidationError(
+                f"The {self.label} must be at least {describe_seconds(self.minimum)}, not {_number(value)}.",
+                code="min_value",
+            )
+        if value > self.maximum:
+            raise ValidationError(
+                f"The {self.label} may be at most {describe_seconds(self.maximum)}, not {_number(value)}.",
+                code="max_value",
+            )
+
+    def __eq__(self, other):
+        return isinstance(other, SecondsRange) and (self.label, self.minimum, self.maximum) == (
+            other.label, other.minimum, other.maximum
+        )
+
+
+def describe_seconds(seconds):
+    """'300 seconds (5 minutes)'; plain '1 second' below a minute."""
+    text = f"{_number(seconds)} second{'' if seconds == 1 else 's'}"
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= size and seconds % size == 0:
+            count = int(seconds // size)
+            return f"{text} ({count} {unit}{'' if count == 1 else 's'})"
+    return text
+
+
+def _number(value):
+    """600 for 600.0, 2.5 for 2.5: how a person wrote it."""
+    return str(int(value)) if float(value).is_integer() else f"{value:.10g}"
 
 
 STATUS_ITEM = re.compile(r"^([1-5])xx$|^(\d{3})$|^(\d{3})-(\d{3})$")

@@ -107,6 +107,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 LOGIN_URL = "admin:login"
 
+# Secret fields of the admin are marked sensitive; they stay hidden on the DEBUG error page too.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "integrations_site.error_reports.SecretsHiddenFilter"
+
 # --- REST API -----------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -1,4 +1,4 @@
-"""Production settings: refuse to start on the development defaults."""
+"""Production settings: refuse to start on the development defaults or on keys too short to be safe."""
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -9,12 +9,21 @@ from .env import envbool
 DEBUG = envbool("DEBUG", False)
 INTEGRATIONS_SANDBOX = envbool("INTEGRATIONS_SANDBOX", False)
 
-if SECRET_KEY == DEV_SECRET_KEY:  # noqa: F405
-    raise ImproperlyConfigured("Set SECRET_KEY: the development default is not for production.")
-if INTEGRATIONS_ENCRYPTION_KEY == DEV_ENCRYPTION_KEY:  # noqa: F405
-    raise ImproperlyConfigured(
-        "Set INTEGRATIONS_ENCRYPTION_KEY: the development default is not for production."
-    )
+MIN_KEY_LENGTH = 32
+
+
+def require_key(name, value, development_default):
+    """Refuse a key that is the development default, empty, or shorter than MIN_KEY_LENGTH."""
+    how = "Generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    if value == development_default:
+        raise ImproperlyConfigured(f"Set {name}: the development default is not for production. {how}")
+    if len(value.strip()) < MIN_KEY_LENGTH:
+        fault = "is empty" if not value.strip() else f"has {len(value.strip())} characters"
+        raise ImproperlyConfigured(f"{name} {fault}: give it at least {MIN_KEY_LENGTH} random characters. {how}")
+
+
+require_key("SECRET_KEY", SECRET_KEY, DEV_SECRET_KEY)  # noqa: F405
+require_key("INTEGRATIONS_ENCRYPTION_KEY", INTEGRATIONS_ENCRYPTION_KEY, DEV_ENCRYPTION_KEY)  # noqa: F405
 
 SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", True)
 CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", True)

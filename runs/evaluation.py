@@ -4,6 +4,7 @@ import json
 from dataclasses import dataclass
 
 from integrations.conditions import Operator, test
+from integrations.models import stop_groups
 from integrations.paths import MISSING, Response, resolve
 from integrations.templating import render_text
 
@@ -58,24 +59,34 @@ def describe(found):
 
 
 def stop_decision(rows, answer, context):
-    """(matched row or None, fields to store, decision in words)."""
-    stored, matched, notes = {}, None, []
+    """(the StopGroup that matched or None, fields to store, decision in words).
+
+    Every row's value found is stored in its target field; then the groups are
+    tried in order and the first whose rows all match decides.
+    """
+    stored, found = {}, {}
     for row in rows:
-        found = resolve(row.path, answer.response)
-        if row.target_field and found is not MISSING:
-            stored[row.target_field] = found
-        if matched is None:
+        found[id(row)] = resolve(row.path, answer.response)
+        if row.target_field and found[id(row)] is not MISSING:
+            stored[row.target_field] = found[id(row)]
+    for group in stop_groups(rows):
+        checks = []
+        for row in group.rows:
             expected = render_text(row.value, context)
-            if test(row.operator, found, expected):
-                matched = row
-                notes.append(
-                    f"{row.path} {Operator(row.operator).label} {expected!r} matched "
-                    f"(found {describe(found)}): {row.outcome}."
-                )
-    if matched is None and rows:
-        seen = ", ".join(f"{row.path} = {describe(resolve(row.path, answer.response))}" for row in rows[:3])
-        notes.append(f"No stop condition matched ({seen}).")
-    return matched, stored, " ".join(notes)
+            if not test(row.operator, found[id(row)], expected):
+                break
+            checks.append(f"{row.path} {Operator(row.operator).label} {expected!r} matched "
+                          f"(found {describe(found[id(row)])})")
+        else:
+            prefix = f"Group {group.number}: " if len(group.rows) > 1 else ""
+            return group, stored, f"{prefix}{' and '.join(checks)}: {group.outcome}."
+    if not rows:
+        return None, stored, ""
+    by_path = {}
+    for row in rows:
+        by_path.setdefault(row.path, found[id(row)])
+    seen = [f"{path} = {describe(value)}" for path, value in by_path.items()]
+    return None, stored, f"No stop condition matched ({', '.join(seen[:3])}{', …' if len(seen) > 3 else ''})."
 
 
 def unmet_conditions(rows, answer, context):

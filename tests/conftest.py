@@ -4,6 +4,7 @@ import pytest
 from django import forms
 from django.apps import apps
 from django.contrib.auth.models import Group, User
+from django.urls import reverse
 
 from integrations.forms import WriteOnlyWidget
 from integrations.models import Action, Integration
@@ -63,6 +64,18 @@ def change_form_data():
         return data
 
     return build
+
+
+@pytest.fixture
+def post_action(client, admin_user, action, change_form_data):
+    """Resubmit the action's change page, as an Integrations Admin, with some fields changed; returns the response."""
+    client.force_login(admin_user)
+
+    def post(**changes):
+        url = reverse("admin:integrations_action_change", args=[action.pk])
+        return client.post(url, change_form_data(client.get(url), **changes))
+
+    return post
 
 
 def _field_data(bound):

@@ -1,16 +1,20 @@
 """Helpers for engine tests: define actions against a local server, and do due work now."""
 
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from integrations.models import Action, Integration, StopCondition
+from integrations.models import Action, ActionInput, Integration, ResponseMapping, StopCondition
 from runs.dispatch import dispatch_once
 from runs.models import ACTIVE, Run
 
 
-def make_action(base_url, *, integration=None, stop=(), **fields):
-    """An action on an integration whose base URL is ``base_url``.
+def make_action(base_url, *, integration=None, inputs=(), mappings=(), stop=(), **fields):
+    """An action on an integration whose base URL is ``base_url``, checked as the admin checks it.
 
-    ``stop`` rows: (path, operator, value, outcome[, target_field]).
+    ``inputs``: names of the variables it takes (each optional), or dicts of ActionInput fields.
+    ``mappings``: (field, path[, source]) rows.
+    ``stop`` rows: (path, operator, value, outcome[, target_field]), each a group of its own,
+    or dicts of StopCondition fields (``group`` to put several rows in one group).
     """
     integration = integration or Integration.objects.create(
         name="Local", slug=f"local-{Integration.objects.count() + 1}", base_url=base_url
@@ -20,13 +24,28 @@ def make_action(base_url, *, integration=None, stop=(), **fields):
     fields.setdefault("url", "/jobs")
     fields.setdefault("method", "POST")
     action = Action(integration=integration, **fields)
-    action.full_clean()
-    action.save()
+    _save(action)
+    for position, spec in enumerate(inputs):
+        spec = {"required": False, **spec} if isinstance(spec, dict) else {"name": spec, "required": False}
+        _save(ActionInput(action=action, position=position, **spec))
+    for position, (field, path, *source) in enumerate(mappings):
+        _save(ResponseMapping(action=action, position=position, field=field, path=path,
+                              source=source[0] if source else "request"))
     for position, row in enumerate(stop):
-        path, operator, value, outcome, *target = row
-        StopCondition.objects.create(action=action, position=position, path=path, operator=operator,
-                                     value=value, outcome=outcome, target_field=target[0] if target else "")
+        if not isinstance(row, dict):
+            path, operator, value, outcome, *target = row
+            row = {"path": path, "operator": operator, "value": value, "outcome": outcome,
+                   "target_field": target[0] if target else ""}
+        _save(StopCondition(action=action, position=position, **row))
+    errors = action.placeholder_errors()
+    if errors:
+        raise ValidationError(errors)
     return action
+
+
+def _save(instance):
+    instance.full_clean()
+    instance.save()
 
 
 def step(run):

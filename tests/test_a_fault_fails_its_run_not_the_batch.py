@@ -39,8 +39,7 @@ def healthy(server):
 
 
 def test_a_line_break_from_a_variable_in_a_header_refuses_the_run_before_it_starts(db, server):
-    action = make_action(server.base_url, headers={"X-Ticket": "{{ ticket }}"}, stop=STOP)
-    action.inputs.create(name="ticket")
+    action = make_action(server.base_url, headers={"X-Ticket": "{{ ticket }}"}, stop=STOP, inputs=["ticket"])
 
     with pytest.raises(ValidationError, match="X-Ticket.*line break"):
         start_run(action, {"ticket": "42\r\nX-Injected: yes"})
@@ -49,8 +48,7 @@ def test_a_line_break_from_a_variable_in_a_header_refuses_the_run_before_it_star
 
 def test_a_line_break_from_a_variable_in_a_header_fails_that_run_and_its_neighbour_succeeds(db, server):
     server.script("/jobs", reply(json={"status": "done"}))
-    action = make_action(server.base_url, headers={"X-Ticket": "{{ ticket }}"}, stop=STOP)
-    action.inputs.create(name="ticket")
+    action = make_action(server.base_url, headers={"X-Ticket": "{{ ticket }}"}, stop=STOP, inputs=["ticket"])
     broken = start_run(action, {"ticket": "42"})
     # Variables that got past the check at start (a run created before it existed, or by other means).
     Run.objects.filter(pk=broken.pk).update(variables={"ticket": "42\r\nX-Injected: yes"})
@@ -68,8 +66,7 @@ def test_a_line_break_from_a_variable_in_a_header_fails_that_run_and_its_neighbo
 def test_a_line_break_in_a_value_stored_off_a_response_fails_the_run_at_its_next_poll(db, server):
     server.script("/jobs", reply(201, json={"id": 7, "session": "abc\r\nX-Evil: 1"}))
     action = make_action(server.base_url, polling_mode="poll", poll_url="/jobs/7", poll_interval=1,
-                         poll_headers={"X-Session": "{{ session }}"}, stop=STOP)
-    action.mappings.create(field="session", path="session")
+                         poll_headers={"X-Session": "{{ session }}"}, stop=STOP, mappings=[("session", "session")])
 
     run = drive(start_run(action))
 

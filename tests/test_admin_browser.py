@@ -100,6 +100,17 @@ def test_admin_creates_an_integration_and_a_polling_action(page):
     page.select_option("#id_stop_conditions-1-outcome", "failure")
     page.click("input[name=_continue]")
 
+    # Nothing declares title or stores ticket_id yet: refused, on the fields that use them.
+    assert "{{ title }} names nothing that can fill it" in page.inner_text(".field-body .errorlist")
+    assert "{{ ticket_id }} names nothing" in page.inner_text(".field-poll_url .errorlist")
+    screenshot(page, "action-unknown-placeholders")
+    page.click("#inputs-group .add-row a")
+    page.fill("#id_inputs-0-name", "title")
+    page.click("#mappings-group .add-row a")
+    page.fill("#id_mappings-0-field", "ticket_id")
+    page.fill("#id_mappings-0-path", "id")
+    page.click("input[name=_continue]")
+
     assert "was added successfully" in page.inner_text(".messagelist .success")
     screenshot(page, "action-change")
     integration = Integration.objects.get(slug="ticket-service")

@@ -22,9 +22,9 @@ def closed_port():
 
 def polling_action(server, **fields):
     server.script("/jobs", reply(201, json={"id": "j-1", "status": "queued"}))
-    action = make_action(server.base_url, polling_mode="poll", poll_url="/jobs/{{ job_id }}", stop=STOP, **fields)
-    action.mappings.create(field="job_id", path="id")
-    return action
+    mappings = [("job_id", "id"), *fields.pop("mappings", [])]
+    return make_action(server.base_url, polling_mode="poll", poll_url="/jobs/{{ job_id }}", stop=STOP,
+                       mappings=mappings, **fields)
 
 
 def test_cancelling_a_polling_run_calls_the_cancel_webhook_and_ends_it_cancelled(db, server):
@@ -58,7 +58,9 @@ def test_cancelling_names_who_cancelled(db, server, admin_user):
 
 
 def test_a_cancel_webhook_that_cannot_be_built_is_logged_and_the_run_stays_cancelled(db, server):
-    action = polling_action(server, cancel_webhook_url="/jobs/{{ remote_id }}/cancel")
+    # The answer has no remote.id, so the field the webhook needs is never stored.
+    action = polling_action(server, cancel_webhook_url="/jobs/{{ remote_id }}/cancel",
+                            mappings=[("remote_id", "remote.id")])
     run = step(start_run(action))
 
     cancel(run)

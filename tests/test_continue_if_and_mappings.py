@@ -53,12 +53,10 @@ def test_mappings_store_fields_from_the_first_and_the_final_response(db, server)
                                  headers={"Location": "/jobs/a-1"}))
     server.script("/jobs/a-1", reply(json={"status": "done", "output": {"rows": 12}}))
     action = make_action(server.base_url, polling_mode="poll", poll_url="/jobs/{{ job_id }}",
-                         stop=[("status", "equals", "done", "success")])
-    action.mappings.create(field="job_id", path="data.items.0.id")
-    action.mappings.create(field="tags", path="$.data.items[0].tags")
-    action.mappings.create(field="location", path="@headers.location")
-    action.mappings.create(field="absent", path="data.nope")
-    action.mappings.create(field="rows", path="$.output.rows", source="result")
+                         stop=[("status", "equals", "done", "success")],
+                         mappings=[("job_id", "data.items.0.id"), ("tags", "$.data.items[0].tags"),
+                                   ("location", "@headers.location"), ("absent", "data.nope"),
+                                   ("rows", "$.output.rows", "result")])
 
     run = step(start_run(action))
     assert run.fields == {"job_id": "a-1", "tags": ["x"], "location": "/jobs/a-1"}
@@ -98,7 +96,7 @@ def test_a_placeholder_in_a_stop_condition_matches_the_answer_to_its_run(db, ser
     server.script("/events", [reply(json={"number": 7, "state": "closed"}),
                               reply(json={"number": 8, "state": "closed"})])
     action = make_action(server.base_url, polling_mode="poll", poll_url="/events",
-                         stop=[("number", "equals", "{{ issue_number }}", "success")])
+                         stop=[("number", "equals", "{{ issue_number }}", "success")], inputs=["issue_number"])
 
     run = drive(start_run(action, {"issue_number": 8}))
 

@@ -6,6 +6,7 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 import xmltodict
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection
 from django.urls import resolve
@@ -67,6 +68,26 @@ def test_every_object_passes_full_clean():
     assert len(objects) > 20
     for obj in objects:
         obj.full_clean()
+
+
+def test_every_placeholder_of_the_demo_names_something_that_fills_it():
+    load_demo()
+
+    assert Integration.objects.get(slug="sandbox").placeholder_errors() == {}
+    for action in Action.objects.all():
+        assert action.placeholder_errors() == {}, action.slug
+    assert set(demo_action("run-job").inputs.values_list("name", flat=True)) == {"job_name", "seconds"}
+
+
+def test_it_refuses_a_demo_action_whose_placeholder_nothing_fills(monkeypatch):
+    from sandbox.management.commands import load_demo as command
+
+    broken = {**command.DEMO_ACTIONS[0], "inputs": command.DEMO_ACTIONS[0]["inputs"][:1]}  # no "seconds" input
+    monkeypatch.setattr(command, "DEMO_ACTIONS", [broken])
+
+    with pytest.raises(ValidationError, match="seconds"):
+        load_demo()
+    assert not Integration.objects.exists()
 
 
 def test_secrets_are_stored_encrypted():

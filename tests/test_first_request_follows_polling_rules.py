@@ -230,8 +230,7 @@ def test_continue_if_and_first_response_mappings_read_the_first_accepted_answer(
     server.script("/jobs", [reply(429, text="wait", headers={"Retry-After": "0"}),
                             reply(201, json={"id": "j-9", "status": "queued"})])
     server.script("/jobs/j-9", DONE)
-    action = separate(server, poll_url="/jobs/{{ job_id }}")
-    action.mappings.create(field="job_id", path="id")
+    action = separate(server, poll_url="/jobs/{{ job_id }}", mappings=[("job_id", "id")])
     action.continue_conditions.create(path="id", operator="exists")
 
     run = drive(start_run(action))

@@ -52,18 +52,10 @@ def test_placeholders_in_an_api_key_and_its_parameter_name_are_filled(db, server
     assert PASSWORD not in run.exchanges.get().url
 
 
-def test_a_variable_in_an_api_key_header_is_filled_and_masked(db, server):
-    integration = Integration.objects.create(name="Auth", slug="auth", base_url=server.base_url,
-                                             auth_type="api_key_header", api_key_name="X-Key",
-                                             auth_secret="{{ tenant_key }}")
-    server.script("/jobs", DONE)
-    action = make_action(server.base_url, integration=integration)
-    action.inputs.create(name="tenant_key")
+def test_a_secret_placeholder_in_an_api_key_header_is_filled_and_masked(db, server):
+    run = run_with(server, auth_type="api_key_header", api_key_name="X-Key", auth_secret="{{ secrets.PASSWORD }}")
 
-    run = drive(start_run(action, {"tenant_key": "tenant-key-42"}))
-
-    assert run.status == Status.SUCCEEDED, run.reason
-    assert server.requests[0].headers["X-Key"] == "tenant-key-42"
+    assert server.requests[0].headers["X-Key"] == PASSWORD
     assert run.exchanges.get().request_headers["X-Key"] == "***"
 
 

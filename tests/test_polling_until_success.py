@@ -25,9 +25,9 @@ def test_it_polls_until_the_stop_condition_says_success(db, server):
         poll_interval=1,
         stop=[("status", "equals", "successful", "success", "job_status"),
               ("status", "equals", "failed", "failure")],
+        inputs=["name"],
+        mappings=[("job_id", "id"), ("result_url", "$.result.url", "result")],
     )
-    action.mappings.create(field="job_id", path="id")
-    action.mappings.create(field="result_url", path="$.result.url", source="result")
 
     run = drive(start_run(action, {"name": "nightly"}))
 

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.usefixtures("q_sync")
 def test_a_rehearsal_of_an_action_that_does_not_execute_in_rehearsal_sends_nothing_and_logs_the_request(db, server):
     server.script("/jobs", reply(json={"status": "done"}))
     action = make_action(server.base_url, body_type="json", body='{"name": "{{ name }}"}', polling_mode="poll",
-                         execute_in_rehearsal=False, stop=[("status", "equals", "done", "success")])
+                         inputs=["name"], execute_in_rehearsal=False, stop=[("status", "equals", "done", "success")])
 
     run = drive(start_run(action, {"name": "nightly"}, rehearsal=True))
 
@@ -67,7 +67,7 @@ def test_a_rehearsal_that_sends_nothing_does_not_fetch_an_oauth_token_either(db,
 
 
 def test_a_rehearsal_whose_request_cannot_be_built_fails_naming_the_placeholder(db, server):
-    action = make_action(server.base_url, url="/jobs/{{ job_id }}")
+    action = make_action(server.base_url, url="/jobs/{{ job_id }}", inputs=["job_id"])
     run = start_run(action, {"job_id": 1}, rehearsal=True)
     Run.objects.filter(pk=run.pk).update(variables={})
 

@@ -1,16 +1,14 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from integrations.models import ActionInput
 from runs.models import Run, Status
 from tests.engine_helpers import make_action
 
 
 @pytest.fixture
 def action(db, server):
-    action = make_action(server.base_url, slug="deploy", body_type="json", body='{"env": "{{ env }}"}')
-    ActionInput.objects.create(action=action, name="env", choices="staging,production")
-    return action
+    return make_action(server.base_url, slug="deploy", body_type="json", body='{"env": "{{ env }}"}',
+                       inputs=[{"name": "env", "required": True, "choices": "staging,production"}])
 
 
 def test_it_starts_a_run_with_the_variables_given(action, capsys):

@@ -20,6 +20,7 @@ def test_json_body_leaves_are_filled_and_a_lone_placeholder_keeps_its_type(db, s
         body_type="json",
         body='{"count": "{{ count }}", "tags": "{{ tags }}", "title": "Ticket {{ title }}", '
              '"meta": {"owner": "{{ owner }}", "list": ["{{ count }}", "x"]}}',
+        inputs=["count", "tags", "title", "owner"],
     )
 
     run = drive(start_run(action, {"count": 3, "tags": ["a", "b"], "title": 'say "hi"\n', "owner": None}))
@@ -38,7 +39,7 @@ def test_json_body_leaves_are_filled_and_a_lone_placeholder_keeps_its_type(db, s
 def test_values_in_the_url_are_percent_encoded_and_query_params_are_filled(db, server):
     server.script("/items/a%2Fb%20c%3Fd%3D1", DONE)
     action = make_action(server.base_url, method="GET", url="/items/{{ name }}",
-                         params={"q": "{{ query }}", "limit": 10})
+                         params={"q": "{{ query }}", "limit": 10}, inputs=["name", "query"])
 
     run = drive(start_run(action, {"name": "a/b c?d=1", "query": "x&y=z"}))
 
@@ -50,7 +51,8 @@ def test_values_in_the_url_are_percent_encoded_and_query_params_are_filled(db, s
 
 def test_integration_default_headers_are_sent_and_action_headers_win(db, server):
     server.script("/jobs", DONE)
-    action = make_action(server.base_url, headers={"X-Tenant": "{{ tenant }}", "Accept": "application/json"})
+    action = make_action(server.base_url, headers={"X-Tenant": "{{ tenant }}", "Accept": "application/json"},
+                         inputs=["tenant"])
     action.integration.default_headers = {"Accept": "text/plain", "X-Client": "integrations", "X-Run": "{{ run.id }}"}
     action.integration.save()
 
@@ -90,7 +92,8 @@ def test_include_context_makes_a_body_for_a_post_without_one(db, server):
 def test_form_bodies_are_url_encoded(db, server):
     server.script("/jobs", DONE)
     action = make_action(server.base_url, body_type="form",
-                         body='{"name": "{{ name }}", "count": "{{ count }}", "active": true}')
+                         body='{"name": "{{ name }}", "count": "{{ count }}", "active": true}',
+                         inputs=["name", "count"])
 
     drive(start_run(action, {"name": "a&b=c d", "count": 2}))
 
@@ -102,7 +105,7 @@ def test_form_bodies_are_url_encoded(db, server):
 def test_raw_xml_bodies_are_sent_as_written_with_placeholders_filled(db, server):
     server.script("/jobs", DONE)
     action = make_action(server.base_url, body_type="raw", headers={"Content-Type": "application/xml"},
-                         body='<?xml version="1.0"?><job><name>{{ name }}</name></job>')
+                         body='<?xml version="1.0"?><job><name>{{ name }}</name></job>', inputs=["name"])
 
     drive(start_run(action, {"name": "nightly"}))
 
@@ -113,10 +116,10 @@ def test_raw_xml_bodies_are_sent_as_written_with_placeholders_filled(db, server)
 
 def test_an_unknown_placeholder_in_the_request_refuses_the_run_before_anything_is_sent(db, server):
     server.script("/jobs", DONE)
-    action = make_action(server.base_url, body_type="json", body='{"id": "{{ ticket_id }}"}')
+    action = make_action(server.base_url, body_type="json", body='{"id": "{{ ticket_id }}"}', inputs=["ticket_id"])
 
     with pytest.raises(ValidationError) as caught:
-        start_run(action, {"ticket": 1})
+        start_run(action, {})  # an optional input without a default, left out
 
     assert "ticket_id" in str(caught.value.message_dict["variables"])
     assert Run.objects.count() == 0
@@ -125,15 +128,15 @@ def test_an_unknown_placeholder_in_the_request_refuses_the_run_before_anything_i
 
 def test_an_unknown_placeholder_in_the_poll_url_fails_the_run_naming_it(db, server):
     server.script("/jobs", reply(json={"id": 5}))
-    action = make_action(server.base_url, polling_mode="poll", poll_url="/jobs/{{ job_idd }}",
-                         stop=[("status", "equals", "done", "success")])
-    action.mappings.create(field="job_id", path="id")
+    # The first answer has no data.id, so job_id is never stored.
+    action = make_action(server.base_url, polling_mode="poll", poll_url="/jobs/{{ job_id }}",
+                         mappings=[("job_id", "data.id")], stop=[("status", "equals", "done", "success")])
 
     run = drive(start_run(action))
 
     assert run.status == Status.FAILED
-    assert "{{ job_idd }}" in run.reason
+    assert "{{ job_id }}" in run.reason
     assert [r.path for r in server.requests] == ["/jobs"]
     last = run.exchanges.last()
     assert last.kind == "poll" and last.sent is False
-    assert "job_idd" in last.error
+    assert "job_id" in last.error

@@ -31,9 +31,8 @@ def test_xml_poll_answers_are_read_by_dot_paths(db, server):
     server.script("/jobs/42", [xml("<job><status>running</status></job>"),
                                xml("<job><status>done</status><result href='https://x/r'>ok</result></job>")])
     action = make_action(server.base_url, polling_mode="poll", poll_url="/jobs/{{ job_id }}", poll_interval=1,
-                         convert_xml=True, stop=STOP)
-    action.mappings.create(field="job_id", path="job.id")
-    action.mappings.create(field="result_href", path="job.result.@href", source="result")
+                         convert_xml=True, stop=STOP,
+                         mappings=[("job_id", "job.id"), ("result_href", "job.result.@href", "result")])
 
     run = drive(start_run(action))
 

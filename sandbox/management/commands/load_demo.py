@@ -3,6 +3,7 @@
 import json
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -119,6 +120,13 @@ def save(instance, **values):
     return instance
 
 
+def check_placeholders(definition):
+    """Refuse (and so roll back) a definition whose placeholders name something nothing fills, as the admin does."""
+    errors = definition.placeholder_errors()
+    if errors:
+        raise ValidationError(errors)
+
+
 def save_rows(action, model, rows, *, key):
     """Make ``action``'s rows of ``model`` exactly ``rows``, matched on ``key`` so that ids are kept."""
     kept = []
@@ -158,6 +166,8 @@ class Command(BaseCommand):
             # Mappings and conditions have no name of their own: matched by position.
             save_rows(action, ResponseMapping, spec["mappings"], key="position")
             save_rows(action, StopCondition, spec["stop_conditions"], key="position")
+            check_placeholders(action)
+        check_placeholders(integration)
 
         self.stdout.write(
             f"{'Created' if created else 'Updated'} integration {integration.name!r} (slug {integration.slug}) "
