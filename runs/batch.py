@@ -26,7 +26,6 @@ import queue
 import secrets
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
@@ -47,6 +46,8 @@ log = logging.getLogger(__name__)
 # A runworkers process stops taking runs this long before others may take its
 # leases (STALE after its last beat), so the two never overlap.
 FENCE_MARGIN = 2.0
+# How long a decision waits for others to be written back with it.
+GATHER = 0.02
 
 
 @dataclass
@@ -356,18 +357,19 @@ def _db_value(field, value):
 
 
 class Sender:
-    """A pool of threads that send requests, with room for INTEGRATIONS_SEND_THREADS at once.
+    """Threads that send requests, up to INTEGRATIONS_SEND_THREADS at once (made as they are needed).
 
     In a worker process, decisions go to a writer thread that writes them
-    back in groups; the pool and the writer finish their work before the
-    process exits.
+    back in small groups; the senders and the writer finish their work before
+    the process exits.
     """
 
     def __init__(self, capacity):
-        self.capacity = capacity
         self.room = threading.Semaphore(capacity)
-        self.pool = ThreadPoolExecutor(max_workers=capacity, thread_name_prefix="send")
+        self.jobs = queue.SimpleQueue()
         self.written = queue.SimpleQueue()
+        self.senders = []
+        self.busy = 0
         self.writer = None
         self.lock = threading.Lock()
 
@@ -384,18 +386,28 @@ class Sender:
             self.room.release()
 
     def submit(self, job, token, results=None):
-        """Send ``job`` in the pool; its Done goes to ``results`` or, when None, to the writer thread."""
+        """Send ``job`` (room reserved for it); its Done goes to ``results`` or, when None, to the writer."""
         if results is None:
             self._start_writer()
-        future = self.pool.submit(work, job)
-        redactor = job[1].redactor
+        with self.lock:
+            self.busy += 1
+            if self.busy > len(self.senders):
+                sender = threading.Thread(target=self._send_forever, name=f"send-{len(self.senders)}", daemon=True)
+                sender.start()
+                self.senders.append(sender)
+        self.jobs.put((job, token, results))
 
-        def done(future):
-            decision = future.result()
-            (results if results is not None else self.written).put(Done(decision, token, redactor))
+    def _send_forever(self):
+        while True:
+            item = self.jobs.get()
+            if item is None:
+                return
+            job, token, results = item
+            decision = work(job)
+            (results if results is not None else self.written).put(Done(decision, token, job[1].redactor))
+            with self.lock:
+                self.busy -= 1
             self.room.release()
-
-        future.add_done_callback(done)
 
     def _start_writer(self):
         if self.writer is None:
@@ -405,15 +417,19 @@ class Sender:
                     self.writer.start()
 
     def _write_forever(self):
+        """Write decisions back as they come, a few at a time: each waits at most GATHER seconds for others
+        that arrive with it, so that one transaction saves them all (a transaction per poll would cost more
+        than the poll)."""
         while True:
             item = self.written.get()
             if item is None:
                 return
-            items = [item]
-            stop = False
+            items, stop = [item], False
+            gather_until = time.monotonic() + GATHER
             while len(items) < 500:
+                wait = gather_until - time.monotonic()
                 try:
-                    more = self.written.get_nowait()
+                    more = self.written.get(timeout=wait) if wait > 0 else self.written.get_nowait()
                 except queue.Empty:
                     break
                 if more is None:
@@ -437,7 +453,10 @@ class Sender:
 
     def drain(self):
         """Finish what is in flight and written, then stop (the process is ending)."""
-        self.pool.shutdown(wait=True)
+        for _ in self.senders:
+            self.jobs.put(None)
+        for sender in self.senders:
+            sender.join()
         if self.writer is not None:
             self.written.put(None)
             self.writer.join()

@@ -171,7 +171,7 @@ def _send(run, definition, now, *, first):
         redact_auth(definition, values)
         if definition.integration.auth_type == "oauth2_client_credentials":
             oauth = values
-        outbound = build(definition, run, part, attempt=attempt)
+        outbound = build(definition, run, part, attempt=attempt, context=context)
     except (UnknownPlaceholder, BuildError) as exc:
         return _not_built(run, definition, kind, str(exc), now)
     notes = []

@@ -89,14 +89,15 @@ def context_for(definition, run, attempt=None):
     return Context({**run.variables, **run.fields, "secrets": definition.secrets, **facts(definition, run, attempt)})
 
 
-def build(definition, run, part, *, attempt=None, access_token=None):
+def build(definition, run, part, *, attempt=None, access_token=None, context=None):
     """The Outbound for ``part`` of ``run``.
 
     Raises UnknownPlaceholder naming a missing value, BuildError for a value
     that would break the request (a line break in a header, NaN in JSON).
+    ``context``: the run's context_for(), when the caller has it already.
     """
     action, integration = definition.action, definition.integration
-    context = context_for(definition, run, attempt)
+    context = context or context_for(definition, run, attempt)
 
     url = render_url(part.url, context)
     if not urlsplit(url).scheme and integration.base_url:
