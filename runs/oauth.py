@@ -13,8 +13,9 @@ from urllib.parse import urlencode
 
 from django.utils import timezone
 
+from integrations.validators import MAX_CONNECT_TIMEOUT, MAX_READ_TIMEOUT
+
 from .http import Outbound
-from .outbound import MAX_CONNECT_TIMEOUT, MAX_READ_TIMEOUT
 from .models import OAuthToken
 
 EARLY = timedelta(seconds=30)  # refresh this long before the token says it expires

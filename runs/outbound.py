@@ -13,6 +13,9 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from integrations.models import AuthType, BodyType
 from integrations.templating import Context, render_text, render_url, render_value
+# The longest timeouts ever applied, whatever a definition saved before they had maxima holds: a socket
+# timeout of 1e10 s overflows the platform's clock.
+from integrations.validators import MAX_CONNECT_TIMEOUT, MAX_READ_TIMEOUT
 
 from .http import Outbound
 
@@ -57,12 +60,6 @@ def poll_part(action):
 def cancel_part(action):
     body_type = BodyType.JSON if action.cancel_webhook_body else BodyType.NONE
     return Part(action.cancel_webhook_method, action.cancel_webhook_url, {}, {}, body_type, action.cancel_webhook_body)
-
-
-# The longest timeouts ever applied, whatever a definition saved before they had maxima holds: a socket
-# timeout of 1e10 s overflows the platform's clock.
-MAX_CONNECT_TIMEOUT = 300.0
-MAX_READ_TIMEOUT = 3600.0
 
 
 class BuildError(Exception):
