@@ -21,6 +21,7 @@ mode (tests) the task waits and writes back itself.
 
 import logging
 import multiprocessing
+import multiprocessing.util
 import os
 import queue
 import secrets
