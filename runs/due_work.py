@@ -382,7 +382,7 @@ def _next_poll(step, decision, last=""):
     run, action = step.run, step.definition.action
     limit = action.poll_max_attempts
     if limit and step.send.counts_as_poll and run.polls >= limit:
-        tail = f"; the last: {last}" if last else ""
+        tail = f"; the last: {last.rstrip('.')}" if last else ""
         return move(decision, Status.TIMED_OUT,
                     f"No stop condition matched in {run.polls} polls (the attempt limit){tail}.", step.now)
     delay = scheduling.backoff_delay(

@@ -84,4 +84,5 @@ class Command(BaseCommand):
             outcome = "received"
         else:
             outcome = exchange.error or (f"{exchange.status_code}" if exchange.status_code else "not sent")
-        return f"  {exchange.get_kind_display()} #{exchange.attempt}{repeat}: {exchange.method} {exchange.url} -> {outcome}. {exchange.decision}"
+        return (f"  {exchange.get_kind_display()} #{exchange.attempt}{repeat}: {exchange.method} {exchange.url} "
+                f"-> {outcome.rstrip('.')}. {exchange.decision}").rstrip()
