@@ -9,6 +9,7 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/callbacks/<str:token>/", run_views.callback, name="callback"),
+    path("api/", include("integrations_site.api_urls")),
 ]
 
 if settings.INTEGRATIONS_SANDBOX:
