@@ -107,10 +107,18 @@ def process(run_ids, claim_token, *, wait):
             job = (run, definition, planned, stored.get(definition.integration.pk))
             pool.submit(job, work_token, results if wait else None)
             submitted += 1
-    if wait:
-        for _ in range(submitted):
-            write_back([results.get()])
-    return len(finished) + submitted
+    handled = len(finished) + submitted
+    while wait and submitted:
+        # Each decision is written as soon as it comes, with any that came meanwhile.
+        done = [results.get()]
+        while True:
+            try:
+                done.append(results.get_nowait())
+            except queue.Empty:
+                break
+        write_back(done)
+        submitted -= len(done)
+    return handled
 
 
 def take_over(sends, claim_token, now):
