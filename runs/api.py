@@ -6,11 +6,15 @@ a ValidationError of the variables 400).
 """
 
 import contextlib
+import hashlib
+import json
 
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.http import Http404
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -32,7 +36,7 @@ from integrations.models import Action, Integration
 from integrations.permissions import CanOperateRuns
 
 from . import services
-from .models import Exchange, Run, Status
+from .models import Exchange, IdempotencyKey, Run, Status
 
 # --- errors ---------------------------------------------------------------------------------------
 
@@ -41,6 +45,13 @@ class Conflict(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The run cannot do that now."
     default_code = "conflict"
+
+
+class KeyReused(APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = ("This Idempotency-Key was used for a different request (another action, variables or "
+                      "rehearsal).")
+    default_code = "idempotency_key_reused"
 
 
 @contextlib.contextmanager
@@ -255,13 +266,28 @@ class RunFilter(django_filters.FilterSet):
 
 # --- starting a run -------------------------------------------------------------------------------
 
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+    description="Up to 255 characters, unique per request you mean. A retry with the same key (within "
+                f"{IdempotencyKey.KEEP.total_seconds() / 3600:g} h) gets the first answer back instead of a "
+                "second run; the key with another action, variables or rehearsal is a 422. A refused request "
+                "keeps no key.",
+)
+
+
+def fingerprint(action, data):
+    text = json.dumps([action.pk, data["variables"], data["rehearsal"]], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 @extend_schema_view(
     create=extend_schema(
         summary="Start a run of an action",
         description="Validates the variables against the action's inputs and answers 201 with the run, "
                     "pending; a worker sends its first request as soon as it is due. Nothing is sent when "
                     "the request is refused.",
-        parameters=[OpenApiParameter("action_id", int, OpenApiParameter.PATH, description="The action's id.")],
+        parameters=[OpenApiParameter("action_id", int, OpenApiParameter.PATH, description="The action's id."),
+                    IDEMPOTENCY_KEY],
         request=StartRunSerializer,
         responses={
             201: OpenApiResponse(RunSerializer, description="The run, pending: a worker sends its first request."),
@@ -271,6 +297,7 @@ class RunFilter(django_filters.FilterSet):
             404: error("No action has this id.", ("Unknown action", "No action 3.")),
             409: error("The action cannot run.",
                        ("Archived", "The integration Sandbox jobs is archived: its actions cannot run.")),
+            422: error("The Idempotency-Key was used for another request.", ("Key reused", KeyReused.default_detail)),
         },
     ),
 )
@@ -285,8 +312,37 @@ class ActionRunsViewSet(viewsets.GenericViewSet):
         action = self.action_or_404(action_id)
         start = self.get_serializer(data=request.data)
         start.is_valid(raise_exception=True)
-        with refusals():
-            return self.started(start_run(action, start.validated_data, request.user))
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            with refusals():
+                return self.started(start_run(action, start.validated_data, request.user))
+        if not 0 < len(key) <= 255:
+            raise serializers.ValidationError({"Idempotency-Key": ["Give 1 to 255 characters."]})
+        return self.start_once(request, action, start.validated_data, key)
+
+    def start_once(self, request, action, data, key):
+        """Start the run unless this user's key started one already: then answer as the first time.
+
+        The key is saved in the run's own transaction, so of two requests with one key the second
+        waits on the unique (user, key) constraint until the first commits, then finds its answer.
+        A refused request rolls its key back with everything else.
+        """
+        IdempotencyKey.objects.filter(created_at__lt=timezone.now() - IdempotencyKey.KEEP).delete()
+        digest = fingerprint(action, data)
+        try:
+            with transaction.atomic(), refusals():
+                response = self.started(start_run(action, data, request.user))
+                IdempotencyKey.objects.create(user=request.user, key=key, fingerprint=digest,
+                                              run_id=response.data["id"], status_code=response.status_code,
+                                              response=response.data)
+                return response
+        except IntegrityError:
+            first = IdempotencyKey.objects.filter(user=request.user, key=key).first()
+            if first is None:
+                raise
+        if first.fingerprint != digest:
+            raise KeyReused()
+        return Response(first.response, status=first.status_code, headers={"Location": first.response["url"]})
 
     def started(self, run):
         data = RunSerializer(run_for_api(run.pk), context=self.get_serializer_context()).data
