@@ -178,3 +178,12 @@ def test_a_browser_session_without_a_csrf_token_does_not_block_the_callback(wait
     response = post(browser, waiting_run, {"state": "finished"})
 
     assert response.status_code == 202
+
+
+@pytest.mark.parametrize("token", ["a%00b", "a%20b", "a.b~"])
+def test_a_token_with_characters_no_token_has_is_404(client, waiting_run, token):
+    # A NUL would reach PostgreSQL as a query parameter and fail there; no token is looked up for it.
+    response = client.post(f"/api/callbacks/{token}/", "{}", content_type="application/json")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
