@@ -6,6 +6,7 @@ a ValidationError of the variables 400).
 """
 
 import contextlib
+import datetime as dt
 import hashlib
 import json
 
@@ -15,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.http import Http404
 from django.utils import timezone
+from django_filters.fields import IsoDateTimeField
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -234,12 +236,22 @@ class Cursor(CursorPagination):
 
     def decode_cursor(self, request):
         cursor = super().decode_cursor(request)
-        if cursor is not None and cursor.position is not None:
-            try:
-                self.position_field.to_python(cursor.position)
-            except DjangoValidationError:
-                raise NotFound(self.invalid_cursor_message) from None
-        return cursor
+        if cursor is None or cursor.position is None:
+            return cursor
+        try:
+            position = self.position_field.to_python(cursor.position)
+            if isinstance(position, dt.datetime):
+                position = in_utc(position)
+        except (DjangoValidationError, OverflowError, ValueError):
+            raise NotFound(self.invalid_cursor_message) from None
+        return cursor._replace(position=str(position))
+
+
+def in_utc(moment):
+    """``moment`` in UTC; PostgreSQL refuses UTC offsets past 15:59, which Python allows."""
+    if timezone.is_naive(moment):
+        raise ValueError("A naive date and time.")
+    return moment.astimezone(dt.timezone.utc)
 
 
 class NewestFirst(Cursor):
@@ -250,14 +262,29 @@ class InOrder(Cursor):
     ordering = "id"
 
 
+class UTCDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date and time, turned to UTC for the database; one that is not a time in UTC is invalid."""
+
+    def to_python(self, value):
+        try:
+            moment = super().to_python(value)
+            return None if moment is None else in_utc(moment)
+        except OverflowError:
+            raise DjangoValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
+class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UTCDateTimeField
+
+
 class RunFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Status.choices, help_text="One or more statuses.")
     action = django_filters.ModelChoiceFilter(queryset=Action.objects.all(), help_text="Action id.")
     integration = django_filters.ModelChoiceFilter(queryset=Integration.objects.all(), help_text="Integration id.")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte",
-                                                     help_text="Created at or after (ISO 8601).")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt",
-                                                      help_text="Created before (ISO 8601).")
+    created_after = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte",
+                                      help_text="Created at or after (ISO 8601).")
+    created_before = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt",
+                                       help_text="Created before (ISO 8601).")
 
     class Meta:
         model = Run

@@ -1,5 +1,6 @@
 from base64 import b64encode
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.utils import timezone
@@ -84,6 +85,42 @@ def test_a_bad_filter_is_400_naming_it(api, action, query):
 @pytest.mark.parametrize("cursor", ["not-base64!", b64encode(b"p=not-a-time").decode(), b64encode(b"o=x").decode()])
 def test_a_cursor_this_api_did_not_give_is_404(api, action, cursor):
     make_run(action, 1)
+
+    response = api.get("/api/runs/", {"cursor": cursor})
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Invalid cursor"}
+
+
+def test_a_time_with_any_offset_python_reads_is_compared_in_utc(api, action):
+    # PostgreSQL refuses offsets past 15:59; 23:59 ahead is the same instant as the UTC time below.
+    run = make_run(action, 0)
+    ahead = (run.created_at + timedelta(hours=23, minutes=59, seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%f+23:59")
+
+    assert ids(api.get("/api/runs/", {"created_before": ahead})) == [run.pk]
+    assert ids(api.get("/api/runs/", {"created_after": ahead})) == []
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:00:00-05:00", "0001-01-01T01:00:00+05:00"])
+def test_a_time_that_is_no_time_in_utc_is_400(api, action, moment):
+    response = api.get("/api/runs/", {"created_after": moment})
+
+    assert response.status_code == 400
+    assert response.json() == {"created_after": ["Enter a valid date/time."]}
+
+
+def test_a_cursor_position_at_an_offset_postgresql_refuses_is_read_in_utc(api, action):
+    run = make_run(action, 1)
+    position = (run.created_at + timedelta(hours=23, minutes=59, seconds=1)).strftime("%Y-%m-%d %H:%M:%S.%f+23:59")
+
+    response = api.get("/api/runs/", {"cursor": b64encode(urlencode({"p": position}).encode()).decode()})
+
+    assert ids(response) == [run.pk]
+
+
+def test_a_cursor_position_that_is_no_time_in_utc_is_404(api, action):
+    make_run(action, 1)
+    cursor = b64encode(urlencode({"p": "9999-12-31 23:00:00-05:00"}).encode()).decode()
 
     response = api.get("/api/runs/", {"cursor": cursor})
 
