@@ -25,5 +25,5 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include(router.urls)),
     # Only URLs that end in a slash: one without it still gets Django's redirect to the URL with it.
-    re_path(r"^.*/$", not_found),
+    re_path(r"^[\s\S]*/$", not_found),  # [\s\S]: a newline in a path too
 ]

@@ -10,6 +10,7 @@ from tests.api_helpers import token_client
     ("get", "/api/runs/1.5/"),
     ("post", "/api/runs/1.5/refire/"),
     ("post", "/api/actions/a/b/runs/"),
+    ("post", "/api/callbacks/a%0Ab/"),
 ])
 def test_a_url_no_route_matches_is_a_json_404(db, admin_user, method, path):
     response = getattr(token_client(admin_user), method)(path, format="json")
