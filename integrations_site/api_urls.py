@@ -1,6 +1,8 @@
 """The REST API under /api/: one router for both apps, the OpenAPI schema and its docs page."""
 
-from django.urls import include, path
+from django.http import JsonResponse
+from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -11,8 +13,17 @@ router = DefaultRouter()
 integrations_api.register(router)
 runs_api.register(router)
 
+
+@csrf_exempt  # what is not there needs no CSRF check; it would answer 403 in HTML to a POST
+def not_found(request):
+    """Any other URL under /api/ is a 404 in JSON too, as clients of the API expect (not Django's HTML page)."""
+    return JsonResponse({"detail": "Not found."}, status=404)
+
+
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include(router.urls)),
+    # Only URLs that end in a slash: one without it still gets Django's redirect to the URL with it.
+    re_path(r"^[\s\S]*/$", not_found),  # [\s\S]: a newline in a path too
 ]

@@ -8,7 +8,7 @@ from runs import views as run_views
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
-    path("api/callbacks/<str:token>/", run_views.callback, name="callback"),
+    path("api/callbacks/<slug:token>/", run_views.CallbackView.as_view(), name="callback"),
     path("api/", include("integrations_site.api_urls")),
 ]
 

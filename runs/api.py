@@ -1,5 +1,499 @@
-"""REST API of runs: start, list, read, exchanges, refire, cancel (viewsets registered on the site's router)."""
+"""REST API of runs: start, list, read, exchanges, refire, cancel (viewsets registered on the site's router).
+
+The views are thin: the engine's services start, refire and cancel runs, and
+their domain errors become HTTP answers here (RunRefused and its kinds 409,
+a ValidationError of the variables 400).
+"""
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+
+import django_filters
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Prefetch
+from django.http import Http404
+from django.utils import timezone
+from django_filters.fields import IsoDateTimeField
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+    extend_schema_view,
+)
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException, NotFound
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+
+from integrations.models import Action, Integration
+from integrations.permissions import CanOperateRuns
+
+from . import services
+from .models import Exchange, IdempotencyKey, Run, Status
+
+# --- errors ---------------------------------------------------------------------------------------
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The run cannot do that now."
+    default_code = "conflict"
+
+
+class KeyReused(APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = ("This Idempotency-Key was used for a different request (another action, variables or "
+                      "rehearsal).")
+    default_code = "idempotency_key_reused"
+
+
+@contextlib.contextmanager
+def refusals():
+    """Turn the engine's refusals into API errors: bad variables 400, anything else it refuses 409."""
+    try:
+        yield
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError({"variables": variable_errors(exc)}) from None
+    except services.RunRefused as exc:
+        raise Conflict(str(exc)) from None
+
+
+def variable_errors(exc):
+    """The faults of a ValidationError raised for variables: by variable name, or a list for all of them."""
+    faults = exc.message_dict if hasattr(exc, "error_dict") else {"variables": exc.messages}
+    if "variables" in faults:
+        return faults["variables"]
+    return faults
+
+
+@extend_schema_serializer(component_name="Detail")
+class ErrorSerializer(serializers.Serializer):
+    """An error answer: {"detail": "what went wrong, in words"}."""
+
+    detail = serializers.CharField(help_text="What went wrong, in words.")
+
+
+def error(description, *examples):
+    return OpenApiResponse(
+        ErrorSerializer, description=description,
+        examples=[OpenApiExample(name, value={"detail": detail}) for name, detail in examples],
+    )
+
+
+NOT_AUTHENTICATED = error("No credentials, or invalid ones.",
+                          ("No credentials", "Authentication credentials were not provided."))
+FORBIDDEN = error("The user lacks the permission (runs.view_run to read, runs.change_run to start, refire "
+                  "or cancel).", ("Viewer", "You do not have permission to perform this action."))
+NO_RUN = error("No run has this id.", ("Unknown run", "No run 42."))
+FIELD_ERRORS = OpenApiResponse(
+    OpenApiTypes.OBJECT,
+    description="The request or its variables do not fit: faults by field, variables' faults by variable name "
+                "(or a list when they concern the variables as a whole); a body that is not JSON gets "
+                "`{\"detail\": ...}`.",
+    examples=[
+        OpenApiExample("A variable out of its choices",
+                       value={"variables": {"env": ["'moon' is not one of the choices: staging, production."]}}),
+        OpenApiExample("Not an object", value={"variables": ['Expected a dictionary of items but got type "list".']}),
+    ],
+)
+
+# --- documents ------------------------------------------------------------------------------------
+
+RUN_EXAMPLE = {
+    "id": 42,
+    "url": "http://127.0.0.1:8000/api/runs/42/",
+    "status": "polling",
+    "reason": "Polling.",
+    "action": 3,
+    "action_url": "http://127.0.0.1:8000/api/actions/3/",
+    "integration": 1,
+    "rehearsal": False,
+    "variables": {"job_name": "nightly", "seconds": "5"},
+    "fields": {"job_id": "j-81f2", "job_status": "running"},
+    "attempt": 3,
+    "polls": 2,
+    "created_at": "2026-11-23T18:40:00.120000Z",
+    "started_at": "2026-11-23T18:40:00.180000Z",
+    "finished_at": None,
+    "next_poll_at": "2026-11-23T18:40:03.210000Z",
+    "deadline_at": "2026-11-23T18:42:00.180000Z",
+    "callback_url": "http://127.0.0.1:8000/api/callbacks/9Xq0V2cN3kq3W7yZ0fQn8h1m5tB4rD6sLw2eP0aJ-gU/",
+    "exchanges_url": "http://127.0.0.1:8000/api/runs/42/exchanges/",
+    "refired_from": 40,
+    "refires": [],
+    "previous_run": None,
+    "created_by": "alice",
+    "can_cancel": True,
+    "can_refire": False,
+}
+
+
+@extend_schema_serializer(examples=[OpenApiExample("A polling run", value=RUN_EXAMPLE, response_only=True)])
+class RunSerializer(serializers.ModelSerializer):
+    """A run: what it was given, where it stands, what it stored, and links to its log and action."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="run-detail")
+    action_url = serializers.SerializerMethodField()
+    variables = serializers.DictField(read_only=True)
+    fields = serializers.DictField(read_only=True, help_text="Values stored from responses (secrets as ***).")
+    callback_url = serializers.CharField(
+        read_only=True, help_text="Where the service posts callbacks; its token is the only key it needs."
+    )
+    exchanges_url = serializers.HyperlinkedIdentityField(view_name="run-exchanges")
+    refires = serializers.PrimaryKeyRelatedField(many=True, read_only=True, help_text="Runs refired from this one.")
+    created_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True, help_text="Who started it (null: a command)."
+    )
+    can_cancel = serializers.BooleanField(read_only=True)
+    can_refire = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Run
+        fields = [
+            "id", "url", "status", "reason", "action", "action_url", "integration", "rehearsal", "variables",
+            "fields", "attempt", "polls", "created_at", "started_at", "finished_at", "next_poll_at", "deadline_at",
+            "callback_url", "exchanges_url", "refired_from", "refires", "previous_run", "created_by",
+            "can_cancel", "can_refire",
+        ]
+        read_only_fields = fields
+
+    def get_action_url(self, run) -> str:
+        # The definitions API serves actions at /api/actions/{id}/ (SPEC, "Interfaces").
+        return reverse("api-root", request=self.context.get("request")) + f"actions/{run.action_id}/"
+
+
+class ExchangeSerializer(serializers.ModelSerializer):
+    """One logged HTTP call of a run, as sent and received, secrets as ***."""
+
+    request_headers = serializers.DictField(child=serializers.CharField(), read_only=True)
+    response_headers = serializers.DictField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = Exchange
+        fields = [
+            "id", "run", "kind", "attempt", "sent", "method", "url", "request_headers", "request_body",
+            "status_code", "response_headers", "response_body", "response_size", "response_truncated",
+            "duration_ms", "error", "failed_part", "decision", "repeat_count", "last_attempt", "created_at",
+            "last_at",
+        ]
+        read_only_fields = fields
+
+
+class VariablesField(serializers.DictField):
+    """A run's variables: any JSON object; its strings may not hold NUL characters (as DRF's CharField)."""
+
+    def to_internal_value(self, data):
+        variables = super().to_internal_value(data)
+        if _holds_nul(variables):
+            raise serializers.ValidationError("Variables may not contain NUL characters.")
+        return variables
+
+
+def _holds_nul(value):
+    # PostgreSQL's jsonb cannot store U+0000 at all.
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
+class StartRunSerializer(serializers.Serializer):
+    variables = VariablesField(required=False, default=dict, help_text="Values of the action's inputs.")
+    rehearsal = serializers.BooleanField(
+        default=False, help_text="Send nothing for actions that do not execute in rehearsal; log what would be sent."
+    )
+
+
+class RefireSerializer(serializers.Serializer):
+    variables = VariablesField(required=False, help_text="Edited variables; the old run's when left out.")
+
+
+# --- pagination and filters -----------------------------------------------------------------------
+
+
+class Cursor(CursorPagination):
+    """Cursor pagination; a cursor whose position is no value of the ordering field is a 404, as any bad cursor."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.position_field = queryset.model._meta.get_field(self.ordering.lstrip("-"))
+        return super().paginate_queryset(queryset, request, view)
+
+    def decode_cursor(self, request):
+        cursor = super().decode_cursor(request)
+        if cursor is None or cursor.position is None:
+            return cursor
+        try:
+            position = self.position_field.to_python(cursor.position)
+            if isinstance(position, dt.datetime):
+                position = in_utc(position)
+        except (DjangoValidationError, OverflowError, ValueError):
+            raise NotFound(self.invalid_cursor_message) from None
+        return cursor._replace(position=str(position))
+
+
+def in_utc(moment):
+    """``moment`` in UTC; PostgreSQL refuses UTC offsets past 15:59, which Python allows."""
+    if timezone.is_naive(moment):
+        raise ValueError("A naive date and time.")
+    return moment.astimezone(dt.timezone.utc)
+
+
+class NewestFirst(Cursor):
+    ordering = "-created_at"
+
+
+class InOrder(Cursor):
+    ordering = "id"
+
+
+class UTCDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date and time, turned to UTC for the database; one that is not a time in UTC is invalid."""
+
+    def to_python(self, value):
+        try:
+            moment = super().to_python(value)
+            return None if moment is None else in_utc(moment)
+        except OverflowError:
+            raise DjangoValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
+class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UTCDateTimeField
+
+
+class RunFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=Status.choices, help_text="One or more statuses.")
+    action = django_filters.ModelChoiceFilter(queryset=Action.objects.all(), help_text="Action id.")
+    integration = django_filters.ModelChoiceFilter(queryset=Integration.objects.all(), help_text="Integration id.")
+    created_after = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte",
+                                      help_text="Created at or after (ISO 8601).")
+    created_before = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt",
+                                       help_text="Created before (ISO 8601).")
+
+    class Meta:
+        model = Run
+        fields = ["status", "action", "integration", "created_after", "created_before"]
+
+
+# --- starting a run -------------------------------------------------------------------------------
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+    description="Up to 255 characters, unique per request you mean. A retry with the same key (within "
+                f"{IdempotencyKey.KEEP.total_seconds() / 3600:g} h) gets the first answer back instead of a "
+                "second run; the key with another action, variables or rehearsal is a 422. A refused request "
+                "keeps no key.",
+)
+
+
+def fingerprint(action, data):
+    text = json.dumps([action.pk, data["variables"], data["rehearsal"]], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@extend_schema_view(
+    create=extend_schema(
+        summary="Start a run of an action",
+        description="Validates the variables against the action's inputs and answers 201 with the run, "
+                    "pending; a worker sends its first request as soon as it is due. Nothing is sent when "
+                    "the request is refused.",
+        parameters=[OpenApiParameter("action_id", int, OpenApiParameter.PATH, description="The action's id."),
+                    IDEMPOTENCY_KEY],
+        request=StartRunSerializer,
+        responses={
+            201: OpenApiResponse(RunSerializer, description="The run, pending: a worker sends its first request."),
+            400: FIELD_ERRORS,
+            401: NOT_AUTHENTICATED,
+            403: FORBIDDEN,
+            404: error("No action has this id.", ("Unknown action", "No action 3.")),
+            409: error("The action cannot run.",
+                       ("Archived", "The integration Sandbox jobs is archived: its actions cannot run.")),
+            422: error("The Idempotency-Key was used for another request.", ("Key reused", KeyReused.default_detail)),
+        },
+    ),
+)
+class ActionRunsViewSet(viewsets.GenericViewSet):
+    """Start runs of an action: POST /api/actions/{action_id}/runs/."""
+
+    serializer_class = StartRunSerializer
+    permission_classes = [CanOperateRuns]
+    parser_classes = [JSONParser]
+
+    def create(self, request, action_id):
+        action = self.action_or_404(action_id)
+        start = self.get_serializer(data=request.data)
+        start.is_valid(raise_exception=True)
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            with refusals():
+                return self.started(start_run(action, start.validated_data, request.user))
+        if not 0 < len(key) <= 255:
+            raise serializers.ValidationError({"Idempotency-Key": ["Give 1 to 255 characters."]})
+        return self.start_once(request, action, start.validated_data, key)
+
+    def start_once(self, request, action, data, key):
+        """Start the run unless this user's key started one already: then answer as the first time.
+
+        The key is saved in the run's own transaction, so of two requests with one key the second
+        waits on the unique (user, key) constraint until the first commits, then finds its answer.
+        A refused request rolls its key back with everything else.
+        """
+        IdempotencyKey.objects.filter(created_at__lt=timezone.now() - IdempotencyKey.KEEP).delete()
+        digest = fingerprint(action, data)
+        try:
+            with transaction.atomic(), refusals():
+                response = self.started(start_run(action, data, request.user))
+                IdempotencyKey.objects.create(user=request.user, key=key, fingerprint=digest,
+                                              run_id=response.data["id"], status_code=response.status_code,
+                                              response=response.data)
+                return response
+        except IntegrityError:
+            first = IdempotencyKey.objects.filter(user=request.user, key=key).first()
+            if first is None:
+                raise
+        if first.fingerprint != digest:
+            raise KeyReused()
+        return Response(first.response, status=first.status_code, headers={"Location": first.response["url"]})
+
+    def started(self, run):
+        data = RunSerializer(run_for_api(run.pk), context=self.get_serializer_context()).data
+        return Response(data, status=status.HTTP_201_CREATED, headers={"Location": str(data["url"])})
+
+    def action_or_404(self, action_id):
+        try:
+            return Action.objects.select_related("integration").get(pk=action_id)
+        except (Action.DoesNotExist, ValueError, TypeError):
+            raise NotFound(f"No action {action_id}.") from None
+
+
+def start_run(action, data, user):
+    return services.start_run(action, data["variables"], rehearsal=data["rehearsal"], user=user)
+
+
+def run_for_api(pk):
+    return runs_for_api().get(pk=pk)
+
+
+def runs_for_api():
+    return Run.objects.select_related("action", "created_by").prefetch_related(
+        Prefetch("refires", queryset=Run.objects.order_by("id").only("id", "refired_from"))
+    )
+
+
+# --- reading, refiring, cancelling ----------------------------------------------------------------
+
+READ_ERRORS = {401: NOT_AUTHENTICATED, 403: FORBIDDEN}
+RUN_ERRORS = {**READ_ERRORS, 404: NO_RUN}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List runs, newest first",
+        description="Filtered by status (repeatable), action, integration and creation time; one page at a "
+                    "time, `next` and `previous` link the pages around it.",
+        responses={200: RunSerializer(many=True), 400: FIELD_ERRORS,
+                   404: error("The cursor is not one this API gave.", ("Bad cursor", "Invalid cursor")),
+                   **READ_ERRORS},
+    ),
+    retrieve=extend_schema(
+        summary="Read a run",
+        description="Poll this until `status` is no longer pending, running, polling or waiting_callback.",
+        responses={200: RunSerializer, **RUN_ERRORS},
+    ),
+)
+class RunViewSet(viewsets.ReadOnlyModelViewSet):
+    """Runs: list and read them, read their exchanges, refire and cancel them."""
+
+    serializer_class = RunSerializer
+    permission_classes = [CanOperateRuns]
+    parser_classes = [JSONParser]
+    pagination_class = NewestFirst
+    filterset_class = RunFilter
+
+    def get_queryset(self):
+        return runs_for_api()
+
+    def get_object(self):
+        try:
+            return super().get_object()
+        except Http404:
+            raise NotFound(f"No run {self.kwargs['pk']}.") from None
+
+    @extend_schema(
+        summary="The run's exchanges (its log of HTTP calls), in order",
+        description="Every request, poll, callback, cancel webhook and OAuth token call, as sent and "
+                    "received, secrets as ***. A poll answered as the one before adds to that exchange's "
+                    "`repeat_count`.",
+        responses={200: ExchangeSerializer(many=True), **RUN_ERRORS},
+    )
+    @action(detail=True, serializer_class=ExchangeSerializer, pagination_class=InOrder, filter_backends=[])
+    def exchanges(self, request, pk=None):
+        run = self.get_object()
+        page = self.paginate_queryset(run.exchanges.all())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Refire a failed, timed-out or cancelled run",
+        description="Starts a new run of the same action with the same variables (or the ones given), "
+                    "linked to this one by `refired_from`.",
+        request=RefireSerializer,
+        responses={
+            201: OpenApiResponse(RunSerializer, description="The new run, linked to this one by refired_from."),
+            400: FIELD_ERRORS,
+            **RUN_ERRORS,
+            409: error("The run cannot be refired (it has not failed, timed out or been cancelled), or its "
+                       "action cannot run.",
+                       ("Not refireable", "Only failed, timed-out or cancelled runs can be refired; this one is "
+                                          "succeeded.")),
+        },
+    )
+    @action(detail=True, methods=["post"], serializer_class=RefireSerializer, filter_backends=[])
+    def refire(self, request, pk=None):
+        run = self.get_object()
+        edit = self.get_serializer(data=request.data)
+        edit.is_valid(raise_exception=True)
+        with refusals():
+            new = services.refire(run, edit.validated_data.get("variables"), user=request.user)
+        data = RunSerializer(run_for_api(new.pk), context=self.get_serializer_context()).data
+        return Response(data, status=status.HTTP_201_CREATED, headers={"Location": str(data["url"])})
+
+    @extend_schema(
+        summary="Cancel an active run",
+        description="Stops polling or waiting at once and calls the action's cancel webhook, if it has one "
+                    "(the call is in the run's exchanges).",
+        request=None,
+        responses={
+            200: OpenApiResponse(RunSerializer, description="The run, cancelled; its cancel webhook (if any) called."),
+            **RUN_ERRORS,
+            409: error("The run is finished already, or its action is not cancelable.",
+                       ("Finished", "The run is already succeeded."),
+                       ("Not cancelable", "Runs of Deploy cannot be cancelled (the action is not cancelable).")),
+        },
+    )
+    @action(detail=True, methods=["post"], serializer_class=RunSerializer, filter_backends=[])
+    def cancel(self, request, pk=None):
+        run = self.get_object()
+        with refusals():
+            services.cancel(run, user=request.user)
+        return Response(self.get_serializer(run_for_api(run.pk)).data)
 
 
 def register(router):
-    pass
+    router.register(r"actions/(?P<action_id>[^/.]+)/runs", ActionRunsViewSet, basename="action-runs")
+    router.register(r"runs", RunViewSet, basename="run")

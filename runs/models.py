@@ -2,6 +2,7 @@
 
 import functools
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -221,6 +222,32 @@ class OAuthToken(models.Model):
     access_token = EncryptedTextField()
     expires_at = models.DateTimeField()
     updated_at = models.DateTimeField(auto_now=True)
+
+
+class IdempotencyKey(models.Model):
+    """An API client's Idempotency-Key for starting a run: a retry with it gets the first answer back.
+
+    Kept with the answer it got (always a started run: a refused request keeps
+    no key, so a corrected retry may use it again) for KEEP hours.
+    """
+
+    KEEP = timedelta(hours=24)
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # A digest of what the request asked for, so that the key reused for something else is refused.
+    fingerprint = models.CharField(max_length=64)
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="+")
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="unique_idempotency_key_per_user")]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_key_age_idx")]
+
+    def __str__(self):
+        return f"{self.key} of {self.user}"
 
 
 @functools.lru_cache(maxsize=16384)

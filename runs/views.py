@@ -1,40 +1,94 @@
 """The callback endpoint: the one door a run opens to the outside.
 
 No authentication but the run's unguessable token; the body (JSON or XML)
-is evaluated by the run's stop conditions.
+is evaluated by the run's stop conditions. A DRF view so that the API
+schema documents it; it reads the raw body itself and never DRF's parsers.
 """
 
 from django.conf import settings
-from django.http import JsonResponse
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from . import services
+from .api import ErrorSerializer
+from .models import Status
 
 
-@csrf_exempt
-@require_POST
-def callback(request, token):
-    limit = settings.INTEGRATIONS_MAX_CALLBACK_BYTES
-    declared = request.META.get("CONTENT_LENGTH") or "0"
-    if declared.isdigit() and int(declared) > limit:
-        return JsonResponse({"detail": f"The callback body is larger than {limit} bytes."}, status=413)
-    if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
-        # Django reads a body up to its Content-Length, so a chunked one would read as empty. A server
-        # that decodes chunks itself (gunicorn) says so with wsgi.input_terminated; otherwise refuse.
-        if not request.META.get("wsgi.input_terminated"):
-            return JsonResponse({"detail": "Send the callback with a Content-Length (chunked bodies are not "
+class AlwaysJSON(BaseContentNegotiation):
+    """Answer in JSON whatever the service's Accept header says: a callback must not fail on a 406."""
+
+    def select_parser(self, request, parsers):
+        return None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+def _refused(description, name, detail):
+    return OpenApiResponse(ErrorSerializer, description=description,
+                           examples=[OpenApiExample(name, value={"detail": detail})])
+
+
+class CallbackView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = AlwaysJSON
+
+    @extend_schema(
+        summary="Post a callback to a run",
+        description="The service a run waits on posts here (the run's `callback_url`): the body, JSON or XML, "
+                    "is judged by the action's stop conditions; no match keeps the run waiting. No credentials: "
+                    "the token is the key. A callback that arrives before the run's first request has finished "
+                    "is kept and judged once the run waits.",
+        auth=[],
+        request={"application/json": OpenApiTypes.ANY, "application/xml": OpenApiTypes.STR,
+                 "text/plain": OpenApiTypes.STR},
+        responses={
+            202: OpenApiResponse(
+                inline_serializer("CallbackAccepted", {
+                    "run": serializers.IntegerField(),
+                    "status": serializers.ChoiceField(choices=Status.choices),
+                }),
+                description="Logged and judged; the run's status after it.",
+            ),
+            404: _refused("No run has this callback token.", "Unknown token", "No run has this callback token."),
+            409: _refused("The run is finished, or does not wait for callbacks.", "Finished",
+                          "The run is already succeeded."),
+            411: _refused("A chunked body the server cannot read: send a Content-Length.", "Chunked",
+                          "Send the callback with a Content-Length (chunked bodies are not read here)."),
+            413: _refused("The body is larger than INTEGRATIONS_MAX_CALLBACK_BYTES.", "Too large",
+                          "The callback body is larger than 1048576 bytes."),
+        },
+    )
+    def post(self, request, token):
+        limit = settings.INTEGRATIONS_MAX_CALLBACK_BYTES
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        if declared.isdigit() and int(declared) > limit:
+            return Response({"detail": f"The callback body is larger than {limit} bytes."}, status=413)
+        if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+            # Django reads a body up to its Content-Length, so a chunked one would read as empty. A server
+            # that decodes chunks itself (gunicorn) says so with wsgi.input_terminated; otherwise refuse.
+            if not request.META.get("wsgi.input_terminated"):
+                return Response({"detail": "Send the callback with a Content-Length (chunked bodies are not "
                                            "read here)."}, status=411)
-        body = request.META["wsgi.input"].read(limit + 1)
-    else:
-        body = request.read(limit + 1)
-    if len(body) > limit:
-        return JsonResponse({"detail": f"The callback body is larger than {limit} bytes."}, status=413)
-    headers = {key: value for key, value in request.headers.items() if key.lower() not in ("cookie",)}
-    try:
-        run = services.handle_callback(token, body, headers)
-    except services.RunNotFound as exc:
-        return JsonResponse({"detail": str(exc)}, status=404)
-    except services.RunRefused as exc:
-        return JsonResponse({"detail": str(exc)}, status=409)
-    return JsonResponse({"run": run.pk, "status": run.status}, status=202)
+            body = request.META["wsgi.input"].read(limit + 1)
+        else:
+            body = request._request.read(limit + 1)
+        if len(body) > limit:
+            return Response({"detail": f"The callback body is larger than {limit} bytes."}, status=413)
+        headers = {key: value for key, value in request.headers.items() if key.lower() not in ("cookie",)}
+        try:
+            run = services.handle_callback(token, body, headers)
+        except services.RunNotFound as exc:
+            return Response({"detail": str(exc)}, status=404)
+        except services.RunRefused as exc:
+            return Response({"detail": str(exc)}, status=409)
+        return Response({"run": run.pk, "status": run.status}, status=202)
+

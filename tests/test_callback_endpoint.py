@@ -150,3 +150,40 @@ def test_a_run_of_an_action_that_polls_refuses_callbacks(client, db, server):
 
 def test_the_endpoint_takes_only_post(client, waiting_run):
     assert client.get(f"/api/callbacks/{waiting_run.callback_token}/").status_code == 405
+
+
+def test_a_service_that_accepts_only_xml_still_gets_the_json_answer(client, waiting_run):
+    response = client.post(f"/api/callbacks/{waiting_run.callback_token}/", json.dumps({"state": "running"}),
+                           content_type="application/json", HTTP_ACCEPT="application/xml")
+
+    assert response.status_code == 202
+    assert response.json() == {"run": waiting_run.pk, "status": "waiting_callback"}
+
+
+def test_credentials_the_service_sends_along_are_not_checked(client, waiting_run):
+    response = client.post(f"/api/callbacks/{waiting_run.callback_token}/", json.dumps({"state": "finished"}),
+                           content_type="application/json", HTTP_AUTHORIZATION="Token not-one-of-ours")
+
+    assert response.status_code == 202
+    waiting_run.refresh_from_db()
+    assert waiting_run.status == Status.SUCCEEDED
+
+
+def test_a_browser_session_without_a_csrf_token_does_not_block_the_callback(waiting_run, admin_user):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(admin_user)
+
+    response = post(browser, waiting_run, {"state": "finished"})
+
+    assert response.status_code == 202
+
+
+@pytest.mark.parametrize("token", ["a%00b", "a%20b", "a.b~"])
+def test_a_token_with_characters_no_token_has_is_404(client, waiting_run, token):
+    # A NUL would reach PostgreSQL as a query parameter and fail there; no token is looked up for it.
+    response = client.post(f"/api/callbacks/{token}/", "{}", content_type="application/json")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}

@@ -1,0 +1,62 @@
+"""The OpenAPI schema at /api/schema/ documents the runs API and the callback endpoint, warning-free."""
+
+import pytest
+import yaml
+from django.core.management import call_command
+
+from runs.api import RUN_EXAMPLE
+
+
+@pytest.fixture
+def schema(client, db):
+    response = client.get("/api/schema/")
+    assert response.status_code == 200
+    return yaml.safe_load(response.content)
+
+
+def test_the_schema_generates_without_warnings_and_validates(tmp_path):
+    # Raises SchemaGenerationError on any warning, SchemaValidationError on an invalid document.
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+
+    assert "/api/runs/{id}/refire/" in yaml.safe_load((tmp_path / "schema.yaml").read_text())["paths"]
+
+
+def test_the_callback_endpoint_is_documented_without_credentials(schema):
+    callback = schema["paths"]["/api/callbacks/{token}/"]["post"]
+
+    # No security requirement on the operation, and none at the top for it to inherit.
+    assert "security" not in callback and "security" not in schema
+    assert set(callback["responses"]) == {"202", "404", "409", "411", "413"}
+    assert set(callback["requestBody"]["content"]) == {"application/json", "application/xml", "text/plain"}
+
+
+@pytest.mark.parametrize("path, method, codes", [
+    ("/api/actions/{action_id}/runs/", "post", {"201", "400", "401", "403", "404", "409", "422"}),
+    ("/api/runs/", "get", {"200", "400", "401", "403", "404"}),
+    ("/api/runs/{id}/", "get", {"200", "401", "403", "404"}),
+    ("/api/runs/{id}/exchanges/", "get", {"200", "401", "403", "404"}),
+    ("/api/runs/{id}/refire/", "post", {"201", "400", "401", "403", "404", "409"}),
+    ("/api/runs/{id}/cancel/", "post", {"200", "401", "403", "404", "409"}),
+])
+def test_every_runs_operation_documents_its_error_responses(schema, path, method, codes):
+    operation = schema["paths"][path][method]
+
+    assert set(operation["responses"]) == codes
+    for code in codes - {"200", "201"}:
+        assert operation["responses"][code]["description"]
+
+
+def test_the_run_document_has_its_example(schema):
+    content = schema["paths"]["/api/runs/{id}/"]["get"]["responses"]["200"]["content"]["application/json"]
+
+    assert content["examples"]["APollingRun"]["value"] == RUN_EXAMPLE
+    assert set(RUN_EXAMPLE) == set(schema["components"]["schemas"]["Run"]["properties"])
+
+
+def test_the_idempotency_key_header_is_documented(schema):
+    parameters = schema["paths"]["/api/actions/{action_id}/runs/"]["post"]["parameters"]
+
+    header = next(parameter for parameter in parameters if parameter["name"] == "Idempotency-Key")
+    assert header["in"] == "header"
+    assert not header.get("required", False)
+    assert "422" in header["description"]
