@@ -78,11 +78,24 @@ def validate_string_map(value):
     for key, item in value.items():
         if not key.strip():
             raise ValidationError("A name is empty.")
+        for text, what in ((key, f"The name {key!r}"), (item, f"The value of {key!r}")):
+            if isinstance(text, str) and _unstorable(text):
+                # PostgreSQL's jsonb cannot hold either; the database would refuse the row.
+                raise ValidationError(f"{what} contains {_unstorable(text)}, which JSON fields cannot hold.")
         if not isinstance(item, (str, int, float, bool)):
             raise ValidationError(f"The value of {key!r} must be text, a number or true/false, not a list or object.")
         if isinstance(item, float) and not math.isfinite(item):
             raise ValidationError(f"The value of {key!r} must be a finite number, not {item}.")
     check_placeholders_in(value)
+
+
+def _unstorable(text):
+    """How a NUL character or a lone surrogate in ``text`` reads in a message, or ""."""
+    if "\x00" in text:
+        return "a NUL character (U+0000)"
+    if any("\ud800" <= char <= "\udfff" for char in text):
+        return "a lone surrogate (an invalid \\uD800-\\uDFFF escape)"
+    return ""
 
 
 TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")

@@ -156,6 +156,23 @@ def test_model_validation_refuses_a_non_finite_number_in_a_json_map(action, fiel
     assert "must be a finite number, not nan" in errors_of(action)[field][0]
 
 
+@pytest.mark.parametrize("field", ["headers", "params", "poll_headers", "poll_params"])
+@pytest.mark.parametrize("text, fault", [("a\x00b", "a NUL character (U+0000)"), ("a\ud800", "a lone surrogate")])
+@pytest.mark.parametrize("where", ["key", "value"])
+def test_a_json_map_refuses_what_postgresql_cannot_store(action, field, text, fault, where):
+    setattr(action, field, {text: "x"} if where == "key" else {"X-Note": text})
+
+    assert fault in errors_of(action)[field][0]
+
+
+def test_a_nul_typed_into_the_admin_is_a_field_error_not_a_database_error(post_action, action):
+    response = post_action(params='{"q": "a\\u0000b"}')
+
+    assert response.status_code == 200
+    assert "contains a NUL character (U+0000)" in field_errors(response, "params")[0]
+    assert Action.objects.get(pk=action.pk).params == {}
+
+
 @pytest.mark.parametrize("typed", ["nan", "inf", "-Infinity"])
 def test_parse_seconds_refuses_non_finite_numbers(typed):
     with pytest.raises(ValidationError, match="not a number of seconds"):
