@@ -67,14 +67,29 @@ def _finite_float(text):
     return value
 
 
+NOT_A_MAP = "Expected a JSON object of names to values, e.g. {\"Accept\": \"application/json\"}."
+
+
+def json_map(value):
+    """A map field's value as typed or sent: blank or null is {}; anything but a JSON object is refused.
+
+    full_clean() skips the validators of a blank field whose value counts as
+    empty (null, [], ""): the admin's form and the API call this first, so
+    that neither stores null (refused by the database) or a list.
+    """
+    if value is None or value == "":
+        return {}
+    if not isinstance(value, dict):
+        raise ValidationError(NOT_A_MAP)
+    return value
+
+
 def validate_string_map(value):
     """Headers and query parameters: a JSON object of names to text values."""
     if value in (None, ""):
         return
     if not isinstance(value, dict):
-        raise ValidationError(
-            "Expected a JSON object of names to values, e.g. {\"Accept\": \"application/json\"}."
-        )
+        raise ValidationError(NOT_A_MAP)
     for key, item in value.items():
         if not key.strip():
             raise ValidationError("A name is empty.")
