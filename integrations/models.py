@@ -152,6 +152,10 @@ class Integration(models.Model):
         names = integration_names(secrets=self.secrets.values_list("name", flat=True))
         return check_integration_placeholders(self, names)
 
+    def secret_names(self):
+        """The names of this integration's secrets, in order (never their values)."""
+        return [secret.name for secret in self.secrets.all()]
+
     def secret_values(self):
         """Every secret value of this integration: what must never be shown or logged."""
         values = [secret.value for secret in self.secrets.all()]
@@ -388,7 +392,11 @@ class Action(models.Model):
 
     def clean(self):
         errors = {}
-        base_url = self.integration.base_url if self.integration_id else ""
+        try:
+            # The integration may be unsaved yet (an import checks it with its actions).
+            base_url = self.integration.base_url
+        except Integration.DoesNotExist:
+            base_url = ""
 
         def check(field, validate, *args, **kwargs):
             try:

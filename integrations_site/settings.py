@@ -128,6 +128,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name for a choice set that several fields share (an action's request, polling and cancel webhook).
+    "ENUM_NAME_OVERRIDES": {
+        "MethodEnum": "integrations.models.Method",
+        "BodyTypeEnum": "integrations.models.BodyType",
+        "ErrorPolicyEnum": "integrations.models.ErrorPolicy",
+    },
 }
 
 # --- Background work (django-q2) ---------------------------------------------
