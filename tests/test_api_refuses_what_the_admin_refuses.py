@@ -268,3 +268,12 @@ def test_the_admin_page_still_checks_placeholders_after_the_shared_function(post
 
     assert "Did you mean {{ ticket }}?" in field_errors(response, "url")[0]
 
+
+@pytest.mark.parametrize("body", ['{"method": "\\ud800"}', '{"name": "a\\udfffb"}', '{"headers": {"\\ud800": "x"}}'])
+def test_a_lone_surrogate_is_refused_as_bad_json_not_a_server_error(admin_api, action, body):
+    response = admin_api.patch(f"/api/actions/{action.pk}/", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": "JSON parse error - a \\uD800-\\uDFFF escape that is not half of a pair is not text."
+    }
