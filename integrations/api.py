@@ -1,22 +1,29 @@
 """REST API of the definitions: integrations and actions (viewsets registered on the site's router)."""
 
 from django.db.models import Prefetch, ProtectedError
-from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
 from .models import Action, Integration, Secret
 from .openapi import AutoSchema, detail_response
-from .permissions import ChangePermissions, IntegrationPermissions
-from .serializers import ActionSerializer, IntegrationSerializer
+from .permissions import CanImportIntegrations, ChangePermissions, IntegrationPermissions
+from .serializers import ActionSerializer, IntegrationDocumentSerializer, IntegrationSerializer
+from .transfer import ImportRefused, export_integration, import_integration
 
 
 class Conflict(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "This cannot be done in the object's present state."
     default_code = "conflict"
+
+
+class ImportOptions(serializers.Serializer):
+    replace = serializers.BooleanField(
+        default=False, help_text="Replace the integration with the document's slug, if there is one."
+    )
 
 
 @extend_schema_view(
@@ -60,6 +67,41 @@ class IntegrationViewSet(
             integration.archived = archived
             integration.save(update_fields=["archived", "updated_at"])
         return Response(self.get_serializer(integration).data)
+
+    @extend_schema(
+        summary="Export an integration with its actions (no secret values)",
+        responses=IntegrationDocumentSerializer,
+    )
+    @action(detail=True, methods=["get"])
+    def export(self, request, pk=None):
+        return Response(export_integration(self.get_object()))
+
+    @extend_schema(
+        summary="Import an integration with its actions",
+        description="Checks everything before writing anything and answers every fault at once, actions' "
+        "faults under actions.<slug>. An integration whose slug exists is refused unless replace=true: then "
+        "its fields and actions become the document's (actions matched by slug) and its secrets are kept.",
+        request=IntegrationDocumentSerializer,
+        parameters=[ImportOptions],
+        responses={
+            201: OpenApiResponse(IntegrationSerializer, description="Imported as a new integration."),
+            200: OpenApiResponse(IntegrationSerializer, description="Replaced the integration with this slug."),
+        },
+    )
+    @action(
+        detail=False, methods=["post"], url_path="import", url_name="import",
+        permission_classes=[CanImportIntegrations],
+    )
+    def import_document(self, request):
+        options = ImportOptions(data=request.query_params)
+        options.is_valid(raise_exception=True)
+        try:
+            integration, created = import_integration(request.data, replace=options.validated_data["replace"])
+        except ImportRefused as exc:
+            return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            self.get_serializer(integration).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
 
 @extend_schema_view(

@@ -45,3 +45,17 @@ class ChangePermissions(ModelPermissions):
 
     perms_map = {**ModelPermissions.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}
 
+
+class CanImportIntegrations(ModelPermissions):
+    """An import creates or replaces an integration and its actions: it needs what the admin needs for that."""
+
+    perms_map = {
+        **ModelPermissions.perms_map,
+        "POST": [
+            "integrations.add_integration",
+            "integrations.change_integration",
+            "integrations.add_action",
+            "integrations.change_action",
+            "integrations.delete_action",
+        ],
+    }

@@ -577,3 +577,55 @@ def save_secrets(integration, changes):
     if changes and hasattr(integration, "_prefetched_objects_cache"):
         integration._prefetched_objects_cache.pop("secrets", None)
 
+
+# --- export and import documents ---------------------------------------------------------------------------------
+
+
+class ActionDocumentSerializer(ActionSerializer):
+    """An action inside an integration's export document: no id, integration, client certificate or timestamps."""
+
+    class Meta(ActionSerializer.Meta):
+        fields = [
+            field for field in ActionSerializer.Meta.fields
+            if field not in ("id", "integration", "client_certificate_set", "created_at", "updated_at")
+        ]
+
+
+class IntegrationDocumentSerializer(IntegrationSerializer):
+    """An integration with its actions, as exported and imported: the API's own shape, without secret values.
+
+    On import, ``secrets_set`` names the secrets the integration needs: each
+    must already be stored (an import with replace keeps them) or be given a
+    value in ``secrets``; ``auth_secret`` and each action's
+    ``client_certificate`` may be given too, as in the API.
+    """
+
+    secrets_set = serializers.ListField(
+        child=serializers.CharField(), source="secret_names", required=False,
+        help_text="The names of the integration's secrets; an export never holds their values.",
+    )
+    actions = ActionDocumentSerializer(many=True, required=False)
+
+    class Meta(IntegrationSerializer.Meta):
+        fields = [
+            *(field for field in IntegrationSerializer.Meta.fields
+              if field not in ("id", "auth_secret_set", "archived", "created_at", "updated_at")),
+            "actions",
+        ]
+
+    def validate(self, attrs):
+        try:
+            attrs = super().validate(attrs)
+            errors = {}
+        except serializers.ValidationError as exc:
+            errors = exc.detail
+        have = self.secret_names_after(attrs.get("secrets", {}))
+        missing = [name for name in attrs.get("secret_names", []) if name not in have]
+        if missing:
+            errors["secrets_set"] = [
+                f"{name} has no value: give it in \"secrets\" ({{\"{name}\": \"…\"}}); an export never holds "
+                "secret values." for name in missing
+            ]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs

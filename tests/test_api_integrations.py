@@ -131,3 +131,4 @@ def test_a_list_reads_secrets_names_in_one_query_and_decrypts_no_secret_value(ad
 def test_an_unknown_integration_is_404(admin_api, db):
     assert admin_api.get("/api/integrations/404/").status_code == 404
     assert admin_api.post("/api/integrations/404/archive/").status_code == 404
+    assert admin_api.get("/api/integrations/404/export/").status_code == 404
