@@ -118,14 +118,18 @@ TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 def validate_headers(value):
     """Headers: a string map whose names are HTTP tokens and whose values hold no line break or control character."""
-    validate_string_map(value)
-    for name, item in (value or {}).items():
-        validate_header_name(name)
+    # A control character (a NUL too) in a header's value is named as that header's fault, before
+    # validate_string_map would name a NUL as something JSON fields cannot hold.
+    for name, item in (value.items() if isinstance(value, dict) else ()):
         fault = _control_character(str(item), allowed="\t")
-        if fault:
+        if fault and name.strip():
+            validate_header_name(name)
             raise ValidationError(
                 f"The value of header {name!r} contains {fault}: a header value must be one line of text."
             )
+    validate_string_map(value)
+    for name in value or {}:
+        validate_header_name(name)
 
 
 def validate_header_name(name, *, placeholders=False):

@@ -157,7 +157,7 @@ def test_model_validation_refuses_a_non_finite_number_in_a_json_map(action, fiel
 
 
 @pytest.mark.parametrize("field", ["headers", "params", "poll_headers", "poll_params"])
-@pytest.mark.parametrize("text, fault", [("a\x00b", "a NUL character (U+0000)"), ("a\ud800", "a lone surrogate")])
+@pytest.mark.parametrize("text, fault", [("a\x00b", "(U+0000)"), ("a\ud800", "a lone surrogate")])
 @pytest.mark.parametrize("where", ["key", "value"])
 def test_a_json_map_refuses_what_postgresql_cannot_store(action, field, text, fault, where):
     setattr(action, field, {text: "x"} if where == "key" else {"X-Note": text})
