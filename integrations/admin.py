@@ -22,13 +22,7 @@ from .models import (
     StopCondition,
     mixed_outcome_errors,
 )
-from .placeholders import (
-    available_names,
-    check_action_placeholders,
-    check_integration_placeholders,
-    integration_names,
-    unknown_placeholders,
-)
+from .placeholders import action_placeholder_errors, check_integration_placeholders, integration_names
 
 ADMIN_MEDIA = {"all": ["integrations/admin.css"]}
 
@@ -427,16 +421,19 @@ class ActionAdmin(WriteOnlyAdminMixin, admin.ModelAdmin):
         form = action._page_form
         if form.has_error("integration"):
             return False  # its secrets are unknown until an integration is chosen
-        names = available_names(
+        stop_rows, continue_rows = kept_rows(rows["stop_conditions"]), kept_rows(rows["continue_conditions"])
+        errors, row_messages = action_placeholder_errors(
+            action,
             inputs=row_values(rows["inputs"], "name"),
             fields=[*row_values(rows["mappings"], "field"), *row_values(rows["stop_conditions"], "target_field")],
             secrets=action.integration.secrets.values_list("name", flat=True),
+            stop_values=[row.cleaned_data.get("value", "") for row in stop_rows],
+            continue_values=[row.cleaned_data.get("value", "") for row in continue_rows],
         )
-        found = put_errors(form, check_action_placeholders(action, names))
-        for formset in (rows["stop_conditions"], rows["continue_conditions"]):
-            for row in kept_rows(formset):
-                message = unknown_placeholders(row.cleaned_data.get("value", ""), names)
-                found |= put_errors(row, {"value": [message]} if message else {})
+        found = put_errors(form, errors)
+        for key, kept in (("stop_conditions", stop_rows), ("continue_conditions", continue_rows)):
+            for index, message in row_messages.get(key, {}).items():
+                found |= put_errors(kept[index], {"value": [message]})
         return found
 
     def has_delete_permission(self, request, obj=None):

@@ -1,5 +1,143 @@
 """REST API of the definitions: integrations and actions (viewsets registered on the site's router)."""
 
+from django.db.models import Prefetch, ProtectedError
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException
+from rest_framework.response import Response
+
+from .models import Action, Integration, Secret
+from .openapi import AutoSchema, detail_response
+from .permissions import CanImportIntegrations, ChangePermissions, IntegrationPermissions
+from .serializers import ActionSerializer, IntegrationDocumentSerializer, IntegrationSerializer
+from .transfer import ImportRefused, export_integration, import_integration
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This cannot be done in the object's present state."
+    default_code = "conflict"
+
+
+class ImportOptions(serializers.Serializer):
+    replace = serializers.BooleanField(
+        default=False, help_text="Replace the integration with the document's slug, if there is one."
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List integrations"),
+    create=extend_schema(summary="Create an integration"),
+    retrieve=extend_schema(summary="Read an integration"),
+    update=extend_schema(summary="Replace an integration's fields (write-only values absent are kept)"),
+    partial_update=extend_schema(summary="Change some of an integration's fields"),
+)
+class IntegrationViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Integrations: archived and unarchived, never deleted (as in the admin). Secrets are write-only."""
+
+    # Only the secrets' names are read for a list: their values stay encrypted in the database.
+    queryset = Integration.objects.prefetch_related(
+        Prefetch("secrets", queryset=Secret.objects.only("id", "integration", "name"))
+    )
+    serializer_class = IntegrationSerializer
+    permission_classes = [IntegrationPermissions]
+    filterset_fields = ["archived", "slug"]
+    schema = AutoSchema()
+
+    @extend_schema(summary="Archive an integration: its actions cannot be run", request=None)
+    @action(detail=True, methods=["post"], permission_classes=[ChangePermissions])
+    def archive(self, request, pk=None):
+        return self._set_archived(True)
+
+    @extend_schema(summary="Unarchive an integration", request=None)
+    @action(detail=True, methods=["post"], permission_classes=[ChangePermissions])
+    def unarchive(self, request, pk=None):
+        return self._set_archived(False)
+
+    def _set_archived(self, archived):
+        integration = self.get_object()
+        if integration.archived != archived:
+            integration.archived = archived
+            integration.save(update_fields=["archived", "updated_at"])
+        return Response(self.get_serializer(integration).data)
+
+    @extend_schema(
+        summary="Export an integration with its actions (no secret values)",
+        responses=IntegrationDocumentSerializer,
+    )
+    @action(detail=True, methods=["get"])
+    def export(self, request, pk=None):
+        return Response(export_integration(self.get_object()))
+
+    @extend_schema(
+        summary="Import an integration with its actions",
+        description="Checks everything before writing anything and answers every fault at once, actions' "
+        "faults under actions.<slug>. An integration whose slug exists is refused unless replace=true: then "
+        "its fields and actions become the document's (actions matched by slug) and its secrets are kept.",
+        request=IntegrationDocumentSerializer,
+        parameters=[ImportOptions],
+        responses={
+            201: OpenApiResponse(IntegrationSerializer, description="Imported as a new integration."),
+            200: OpenApiResponse(IntegrationSerializer, description="Replaced the integration with this slug."),
+        },
+    )
+    @action(
+        detail=False, methods=["post"], url_path="import", url_name="import",
+        permission_classes=[CanImportIntegrations],
+    )
+    def import_document(self, request):
+        options = ImportOptions(data=request.query_params)
+        options.is_valid(raise_exception=True)
+        try:
+            integration, created = import_integration(request.data, replace=options.validated_data["replace"])
+        except ImportRefused as exc:
+            return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            self.get_serializer(integration).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List actions"),
+    create=extend_schema(summary="Create an action with its rows"),
+    retrieve=extend_schema(summary="Read an action with its rows"),
+    update=extend_schema(summary="Replace an action; rows given replace all of their kind"),
+    partial_update=extend_schema(summary="Change some of an action's fields; rows given replace all of their kind"),
+    destroy=extend_schema(
+        summary="Delete an action that has no runs",
+        responses={
+            204: None,
+            409: detail_response("The action has runs: it is kept.", "This action has runs and cannot be deleted."),
+        },
+    ),
+)
+class ActionViewSet(viewsets.ModelViewSet):
+    """Actions, each with its inputs, stop conditions, continue-if conditions and response mappings."""
+
+    queryset = Action.objects.select_related("integration").prefetch_related(
+        "inputs", "stop_conditions", "continue_conditions", "mappings"
+    )
+    serializer_class = ActionSerializer
+    filterset_fields = ["integration", "slug"]
+    schema = AutoSchema()
+
+    def perform_destroy(self, instance):
+        try:
+            instance.delete()
+        except ProtectedError:
+            # Runs keep their action (as in the admin): the log must stay readable.
+            raise Conflict(
+                "This action has runs and cannot be deleted; archive its integration to stop it being run."
+            ) from None
+
 
 def register(router):
-    pass
+    router.register("integrations", IntegrationViewSet)
+    router.register("actions", ActionViewSet)

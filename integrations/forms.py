@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
 from .models import Action, Integration, Secret
-from .validators import parse_json_text, parse_seconds
+from .validators import json_map, parse_json_text, parse_seconds
 
 
 class MonospaceTextarea(forms.Textarea):
@@ -34,8 +34,8 @@ class JSONTextField(forms.JSONField):
         if value in self.empty_values:
             return {}
         if isinstance(value, (dict, list, int, float)):
-            return value
-        return parse_json_text(value)
+            return json_map(value)
+        return json_map(parse_json_text(value))
 
     def prepare_value(self, value):
         if isinstance(value, forms.fields.InvalidJSONInput):

@@ -11,13 +11,7 @@ from django.utils.text import slugify
 from .conditions import Operator, validate_operator_value
 from .crypto import EncryptedTextField
 from .paths import validate_path
-from .placeholders import (
-    available_names,
-    check_action_placeholders,
-    check_integration_placeholders,
-    integration_names,
-    unknown_placeholders,
-)
+from .placeholders import action_placeholder_errors, check_integration_placeholders, integration_names
 from .validators import (
     MAX_BACKOFF_CAP,
     MAX_CONNECT_TIMEOUT,
@@ -157,6 +151,10 @@ class Integration(models.Model):
         """{field: [message]} for placeholders of this integration's own fields that nothing can fill (as saved)."""
         names = integration_names(secrets=self.secrets.values_list("name", flat=True))
         return check_integration_placeholders(self, names)
+
+    def secret_names(self):
+        """The names of this integration's secrets, in order (never their values)."""
+        return [secret.name for secret in self.secrets.all()]
 
     def secret_values(self):
         """Every secret value of this integration: what must never be shown or logged."""
@@ -394,7 +392,11 @@ class Action(models.Model):
 
     def clean(self):
         errors = {}
-        base_url = self.integration.base_url if self.integration_id else ""
+        try:
+            # The integration may be unsaved yet (an import checks it with its actions).
+            base_url = self.integration.base_url
+        except Integration.DoesNotExist:
+            base_url = ""
 
         def check(field, validate, *args, **kwargs):
             try:
@@ -427,29 +429,23 @@ class Action(models.Model):
         if errors:
             raise ValidationError(errors)
 
-    def placeholder_names(self):
-        """The names this action's placeholders may use, as saved: inputs, stored fields, secrets, run facts."""
-        return available_names(
-            inputs=self.inputs.values_list("name", flat=True),
-            fields=[
-                *self.mappings.values_list("field", flat=True),
-                *self.stop_conditions.values_list("target_field", flat=True),
-            ],
-            secrets=self.integration.secrets.values_list("name", flat=True),
-        )
-
     def placeholder_errors(self):
         """{field: [message]} for placeholders of this action and its condition rows that nothing can fill (as saved).
 
         The admin and the API check a definition before saving it; this checks one already saved.
         """
-        names = self.placeholder_names()
-        errors = check_action_placeholders(self, names)
-        for rows in (self.stop_conditions.all(), self.continue_conditions.all()):
-            for number, row in enumerate(rows, start=1):
-                message = unknown_placeholders(row.value, names)
-                if message:
-                    errors.setdefault(rows.model._meta.verbose_name_plural, []).append(f"Row {number}: {message}")
+        stop_conditions, continue_conditions = list(self.stop_conditions.all()), list(self.continue_conditions.all())
+        errors, rows = action_placeholder_errors(
+            self,
+            inputs=self.inputs.values_list("name", flat=True),
+            fields=[*self.mappings.values_list("field", flat=True), *(row.target_field for row in stop_conditions)],
+            secrets=self.integration.secrets.values_list("name", flat=True),
+            stop_values=[row.value for row in stop_conditions],
+            continue_values=[row.value for row in continue_conditions],
+        )
+        for key, model in (("stop_conditions", StopCondition), ("continue_conditions", ContinueCondition)):
+            for index, message in sorted(rows.get(key, {}).items()):
+                errors.setdefault(model._meta.verbose_name_plural, []).append(f"Row {index + 1}: {message}")
         return errors
 
     def validate_variables(self, variables):

@@ -32,3 +32,30 @@ class CanOperateRuns(DjangoModelPermissions):
         from runs.models import Run
 
         return Run.objects.none()
+
+
+class IntegrationPermissions(ModelPermissions):
+    """Integrations are archived, never deleted (as in the admin): DELETE is not one of their methods (405)."""
+
+    perms_map = {method: perms for method, perms in ModelPermissions.perms_map.items() if method != "DELETE"}
+
+
+class ChangePermissions(ModelPermissions):
+    """A POST that changes an existing object (archive, unarchive) needs the change permission, not add."""
+
+    perms_map = {**ModelPermissions.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}
+
+
+class CanImportIntegrations(ModelPermissions):
+    """An import creates or replaces an integration and its actions: it needs what the admin needs for that."""
+
+    perms_map = {
+        **ModelPermissions.perms_map,
+        "POST": [
+            "integrations.add_integration",
+            "integrations.change_integration",
+            "integrations.add_action",
+            "integrations.change_action",
+            "integrations.delete_action",
+        ],
+    }

@@ -126,6 +126,28 @@ def check_action_placeholders(action, names):
     return _check(action, ACTION_FIELDS, names)
 
 
+def action_placeholder_errors(action, *, inputs, fields, secrets, stop_values=(), continue_values=()):
+    """Placeholders of an action being saved that nothing can fill, checked against the rows saved with it.
+
+    ``inputs``, ``fields`` and ``secrets`` are the names the action will have
+    (its inputs, the fields its mappings and stop conditions store, its
+    integration's secrets); ``stop_values`` and ``continue_values`` the value
+    of each stop and continue condition row, in order. Returns ``(errors, rows)``:
+    {field: [message]} for the action's own fields, and {"stop_conditions" or
+    "continue_conditions": {row index: message}}. The admin, the API and
+    Action.placeholder_errors() all check with this.
+    """
+    names = available_names(inputs=inputs, fields=fields, secrets=secrets)
+    errors = check_action_placeholders(action, names)
+    rows = {}
+    for key, values in (("stop_conditions", stop_values), ("continue_conditions", continue_values)):
+        for index, value in enumerate(values):
+            message = unknown_placeholders(value, names)
+            if message:
+                rows.setdefault(key, {})[index] = message
+    return errors, rows
+
+
 def check_integration_placeholders(integration, names):
     """{field: [message]} for each of the integration's own fields with a placeholder ``names`` cannot fill."""
     return _check(integration, INTEGRATION_FIELDS, names)

@@ -67,17 +67,36 @@ def _finite_float(text):
     return value
 
 
+NOT_A_MAP = "Expected a JSON object of names to values, e.g. {\"Accept\": \"application/json\"}."
+
+
+def json_map(value):
+    """A map field's value as typed or sent: blank or null is {}; anything but a JSON object is refused.
+
+    full_clean() skips the validators of a blank field whose value counts as
+    empty (null, [], ""): the admin's form and the API call this first, so
+    that neither stores null (refused by the database) or a list.
+    """
+    if value is None or value == "":
+        return {}
+    if not isinstance(value, dict):
+        raise ValidationError(NOT_A_MAP)
+    return value
+
+
 def validate_string_map(value):
     """Headers and query parameters: a JSON object of names to text values."""
     if value in (None, ""):
         return
     if not isinstance(value, dict):
-        raise ValidationError(
-            "Expected a JSON object of names to values, e.g. {\"Accept\": \"application/json\"}."
-        )
+        raise ValidationError(NOT_A_MAP)
     for key, item in value.items():
         if not key.strip():
             raise ValidationError("A name is empty.")
+        for text, what in ((key, f"The name {key!r}"), (item, f"The value of {key!r}")):
+            if isinstance(text, str) and _unstorable(text):
+                # PostgreSQL's jsonb cannot hold either; the database would refuse the row.
+                raise ValidationError(f"{what} contains {_unstorable(text)}, which JSON fields cannot hold.")
         if not isinstance(item, (str, int, float, bool)):
             raise ValidationError(f"The value of {key!r} must be text, a number or true/false, not a list or object.")
         if isinstance(item, float) and not math.isfinite(item):
@@ -85,19 +104,32 @@ def validate_string_map(value):
     check_placeholders_in(value)
 
 
+def _unstorable(text):
+    """How a NUL character or a lone surrogate in ``text`` reads in a message, or ""."""
+    if "\x00" in text:
+        return "a NUL character (U+0000)"
+    if any("\ud800" <= char <= "\udfff" for char in text):
+        return "a lone surrogate (an invalid \\uD800-\\uDFFF escape)"
+    return ""
+
+
 TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def validate_headers(value):
     """Headers: a string map whose names are HTTP tokens and whose values hold no line break or control character."""
-    validate_string_map(value)
-    for name, item in (value or {}).items():
-        validate_header_name(name)
+    # A control character (a NUL too) in a header's value is named as that header's fault, before
+    # validate_string_map would name a NUL as something JSON fields cannot hold.
+    for name, item in (value.items() if isinstance(value, dict) else ()):
         fault = _control_character(str(item), allowed="\t")
-        if fault:
+        if fault and name.strip():
+            validate_header_name(name)
             raise ValidationError(
                 f"The value of header {name!r} contains {fault}: a header value must be one line of text."
             )
+    validate_string_map(value)
+    for name in value or {}:
+        validate_header_name(name)
 
 
 def validate_header_name(name, *, placeholders=False):

@@ -119,6 +119,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["integrations.permissions.ModelPermissions"],
+    "DEFAULT_PARSER_CLASSES": [
+        "integrations.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
@@ -128,6 +133,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name for a choice set that several fields share (an action's request, polling and cancel webhook).
+    "ENUM_NAME_OVERRIDES": {
+        "MethodEnum": "integrations.models.Method",
+        "BodyTypeEnum": "integrations.models.BodyType",
+        "ErrorPolicyEnum": "integrations.models.ErrorPolicy",
+    },
 }
 
 # --- Background work (django-q2) ---------------------------------------------

@@ -43,6 +43,14 @@ def viewer_user(groups):
 
 
 @pytest.fixture
+def admin_api(admin_user):
+    """An APIClient that sends an Integrations Admin's token, as a script would."""
+    from tests.definitions_api import token_client
+
+    return token_client(admin_user)
+
+
+@pytest.fixture
 def change_form_data():
     """POST data that resubmits an admin add/change page as rendered (its form and every inline).
 

@@ -156,6 +156,42 @@ def test_model_validation_refuses_a_non_finite_number_in_a_json_map(action, fiel
     assert "must be a finite number, not nan" in errors_of(action)[field][0]
 
 
+@pytest.mark.parametrize("field", ["headers", "params", "poll_headers", "poll_params"])
+@pytest.mark.parametrize("text, fault", [("a\x00b", "(U+0000)"), ("a\ud800", "a lone surrogate")])
+@pytest.mark.parametrize("where", ["key", "value"])
+def test_a_json_map_refuses_what_postgresql_cannot_store(action, field, text, fault, where):
+    setattr(action, field, {text: "x"} if where == "key" else {"X-Note": text})
+
+    assert fault in errors_of(action)[field][0]
+
+
+def test_a_nul_typed_into_the_admin_is_a_field_error_not_a_database_error(post_action, action):
+    response = post_action(params='{"q": "a\\u0000b"}')
+
+    assert response.status_code == 200
+    assert "contains a NUL character (U+0000)" in field_errors(response, "params")[0]
+    assert Action.objects.get(pk=action.pk).params == {}
+
+
+@pytest.mark.parametrize("field", ["headers", "params", "poll_headers", "poll_params"])
+def test_null_typed_into_a_json_map_means_empty_not_a_database_error(post_action, action, field):
+    response = post_action(polling_mode="poll", **{field: "null"})
+
+    assert response.status_code == 302
+    assert getattr(Action.objects.get(pk=action.pk), field) == {}
+
+
+@pytest.mark.parametrize("typed", ["[]", "[1]", '"text"', "3"])
+def test_a_json_map_refuses_anything_but_an_object_even_an_empty_list(post_action, action, typed):
+    response = post_action(headers=typed)
+
+    assert response.status_code == 200
+    assert field_errors(response, "headers") == [
+        'Expected a JSON object of names to values, e.g. {"Accept": "application/json"}.'
+    ]
+    assert Action.objects.get(pk=action.pk).headers == {}
+
+
 @pytest.mark.parametrize("typed", ["nan", "inf", "-Infinity"])
 def test_parse_seconds_refuses_non_finite_numbers(typed):
     with pytest.raises(ValidationError, match="not a number of seconds"):

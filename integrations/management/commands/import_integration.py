@@ -1,0 +1,40 @@
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from integrations.transfer import ImportRefused, import_integration
+from integrations.validators import parse_json_text
+
+
+class Command(BaseCommand):
+    help = (
+        "Import an integration with its actions from FILE, a document written by export_integration or the API. "
+        "Everything is checked before anything is written, and every fault is reported. An integration whose "
+        "slug exists is refused unless --replace: then its fields and actions become the document's and its "
+        "secrets are kept. Secrets listed in secrets_set that are not stored need a value in \"secrets\"."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("file")
+        parser.add_argument(
+            "--replace", action="store_true", help="Replace the integration with the document's slug, if there is one."
+        )
+
+    def handle(self, *args, file, replace, **options):
+        try:
+            with open(file, encoding="utf-8") as source:
+                document = parse_json_text(source.read())
+        except OSError as exc:
+            raise CommandError(f"Cannot read {file}: {exc.strerror}.") from None
+        except UnicodeDecodeError:
+            raise CommandError(f"{file} is not UTF-8 text.") from None
+        except ValidationError as exc:
+            raise CommandError(f"{file} is not a JSON document: {' '.join(exc.messages)}") from None
+        try:
+            integration, created = import_integration(document, replace=replace)
+        except ImportRefused as exc:
+            raise CommandError(f"Nothing was imported from {file}:\n  " + "\n  ".join(str(exc).splitlines())) from None
+        count = integration.actions.count()
+        self.stdout.write(
+            f"{'Imported' if created else 'Replaced'} integration {integration.slug!r} with {count} "
+            f"action{'' if count == 1 else 's'}."
+        )
