@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
 from django.templatetags.static import static
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
@@ -404,6 +405,22 @@ class ActionAdmin(WriteOnlyAdminMixin, admin.ModelAdmin):
     @method_decorator(sensitive_post_parameters("client_certificate"))
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        from runs.admin import run_now_view
+
+        run_now = self.admin_site.admin_view(lambda request, object_id: run_now_view(self, request, object_id))
+        return [path("<int:object_id>/run/", run_now, name="integrations_action_run"), *super().get_urls()]
+
+    @admin.display(description="")
+    def run_now_link(self, obj):
+        return format_html('<a href="{}" class="run-now-link">Run now</a>',
+                           reverse("admin:integrations_action_run", args=[obj.pk]))
+
+    def get_list_display(self, request):
+        if request.user.has_perm("runs.change_run"):
+            return [*self.list_display, "run_now_link"]
+        return self.list_display
 
     def _create_formsets(self, request, obj, change):
         formsets, inline_instances = super()._create_formsets(request, obj, change)

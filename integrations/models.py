@@ -449,7 +449,8 @@ class Action(models.Model):
         return errors
 
     def validate_variables(self, variables):
-        """The variables a run will get: declared defaults filled in; ValidationError names each fault."""
+        """The variables a run will get: declared defaults filled in, optional inputs left out as "";
+        ValidationError names each fault."""
         if variables is None:
             variables = {}
         if not isinstance(variables, dict):
@@ -468,6 +469,8 @@ class Action(models.Model):
                     variables[name] = spec.default
                 elif spec.required:
                     errors[name] = f"{spec.label or name} is required."
+                else:
+                    variables[name] = ""  # an optional input left out still fills its placeholders
                 continue
             choices = spec.choice_list()
             if choices and str(value) not in choices:

@@ -99,14 +99,22 @@ def test_a_nul_character_in_a_variable_is_400(api, action):
 
 
 def test_a_request_the_action_cannot_build_is_400_saying_which_placeholder(api, server):
-    # "note" is optional without a default, and the body needs it.
-    response = start(api, job_action(server), {"variables": {}})
+    # job_id is a field stored from the first answer: the first request cannot use it.
+    response = start(api, job_action(server, body='{"job": "{{ job_id }}"}'), {"variables": {}})
 
     assert response.status_code == 400
     assert response.json() == {
-        "variables": ["Unknown placeholder {{ note }}: no variable, field or secret has that name."]
+        "variables": ["Unknown placeholder {{ job_id }}: no variable, field or secret has that name."]
     }
     assert not Run.objects.exists()
+
+
+def test_an_optional_input_left_out_is_an_empty_string(api, server):
+    # "note" is optional without a default, and the body uses it.
+    response = start(api, job_action(server), {"variables": {"env": "production"}})
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["variables"] == {"env": "production", "note": ""}
 
 
 def test_a_rehearsal_that_is_not_a_boolean_is_400(api, action):

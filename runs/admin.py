@@ -1,0 +1,290 @@
+"""Runs in the admin: the runs list, a run's page with its Actions log, the Debug view, Refire and Cancel.
+
+Runs are not edited here: a run's page is read-only, and what may be done to
+a run (refire, cancel) is done by the engine's services, behind POST, CSRF
+and the runs.change_run permission. "Run now" lives on the action's page
+(integrations/admin.py) and uses the same variables form as Refire.
+"""
+
+import json
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Prefetch, Q
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from integrations.models import Action
+
+from . import debug_view, services
+from .forms import VariablesForm
+from .models import ACTIVE, Exchange, Run
+
+LOG_PAGE_SIZE = 50
+# What a row of the Actions log shows; the bodies and headers are read only by the Debug view.
+LOG_COLUMNS = ["id", "run_id", "kind", "attempt", "last_attempt", "sent", "method", "url", "status_code",
+               "duration_ms", "error", "failed_part", "decision", "repeat_count", "created_at", "last_at",
+               "response_truncated"]
+
+
+def run_url(run_id):
+    return reverse("admin:runs_run_change", args=[run_id])
+
+
+def status_badge(run):
+    return format_html('<span class="run-status run-status--{}">{}</span>', run.status, run.get_status_display())
+
+
+def duration_text(seconds):
+    if seconds is None:
+        return ""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    minutes, seconds = divmod(round(seconds), 60)
+    if minutes < 120:
+        return f"{minutes} min {seconds} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def run_duration(run, now=None):
+    """Seconds from the first request to the end (or to now while the run is active); None before it started."""
+    if run.started_at is None:
+        return None
+    end = run.finished_at or (now or timezone.now())
+    return max((end - run.started_at).total_seconds(), 0)
+
+
+class ActionListFilter(admin.RelatedFieldListFilter):
+    """Actions by their integration and name, read in one query (an action's name shows its integration's)."""
+
+    def field_choices(self, field, request, model_admin):
+        actions = Action.objects.select_related("integration").order_by("integration__name", "name")
+        return [(action.pk, str(action)) for action in actions]
+
+
+@admin.register(Run)
+class RunAdmin(admin.ModelAdmin):
+    list_display = ["run_number", "status_badge", "action_link", "integration", "attempt", "duration",
+                    "created_at", "refire_links"]
+    list_display_links = ["run_number"]
+    list_filter = ["status", "integration", ("action", ActionListFilter), ("created_at", admin.DateFieldListFilter),
+                   "rehearsal"]
+    list_select_related = ["action", "integration"]
+    search_fields = ["variables"]
+    search_help_text = "A run's number, or a value among its variables."
+    ordering = ["-created_at", "-id"]
+    list_per_page = 50
+    show_full_result_count = False
+
+    class Media:
+        css = {"all": ["runs/runs.css"]}
+
+    # --- permissions: runs are started from actions, never added or edited as forms ---------------------------
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # nothing on a run is edited; may_operate() decides refire and cancel
+
+    @staticmethod
+    def may_operate(request):
+        return request.user.has_perm("runs.change_run")
+
+    # --- the list --------------------------------------------------------------------------------------------
+
+    def get_queryset(self, request):
+        refires = Prefetch("refires", queryset=Run.objects.only("id", "refired_from_id").order_by("id"))
+        return super().get_queryset(request).defer("fields", "reason").prefetch_related(refires)
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        query = Q(variables__icontains=term)
+        number = term.removeprefix("#")
+        if number.isdigit() and len(number) < 19:
+            query |= Q(pk=int(number))
+        return queryset.filter(query), False
+
+    @admin.display(description="run", ordering="-id")
+    def run_number(self, run):
+        return f"#{run.pk}"
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, run):
+        return status_badge(run)
+
+    @admin.display(description="action", ordering="action__name")
+    def action_link(self, run):
+        return format_html('<a href="{}">{}</a>', reverse("admin:integrations_action_change", args=[run.action_id]),
+                           run.action.name)
+
+    @admin.display(description="duration")
+    def duration(self, run):
+        return duration_text(run_duration(run))
+
+    @admin.display(description="refired")
+    def refire_links(self, run):
+        links = []
+        if run.refired_from_id:
+            links.append(format_html('from <a href="{}">#{}</a>', run_url(run.refired_from_id), run.refired_from_id))
+        refires = run.refires.all()
+        if refires:
+            links.append(format_html("as {}", format_html_join(", ", '<a href="{}">#{}</a>',
+                                                                ((run_url(r.pk), r.pk) for r in refires))))
+        return format_html_join(" · ", "{}", ((link,) for link in links))
+
+    # --- a run's page, its Debug view, refire and cancel --------------------------------------------------------
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:object_id>/refire/", view(self.refire_view), name="runs_run_refire"),
+            path("<int:object_id>/cancel/", view(self.cancel_view), name="runs_run_cancel"),
+            path("<int:object_id>/exchanges/<int:exchange_id>/", view(self.exchange_view), name="runs_run_exchange"),
+            *super().get_urls(),
+        ]
+
+    def get_run(self, request, object_id):
+        run = Run.objects.select_related("action", "integration", "refired_from", "previous_run").filter(
+            pk=object_id).first()
+        if run is None:
+            raise Http404(f"No run {object_id}.")
+        if not self.has_view_permission(request, run):
+            raise PermissionDenied
+        return run
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if not str(object_id).isdigit():
+            raise Http404(f"No run {object_id}.")
+        run = self.get_run(request, object_id)
+        exchanges = run.exchanges.only(*LOG_COLUMNS).order_by("-id")
+        log = Paginator(exchanges, LOG_PAGE_SIZE).get_page(request.GET.get("log"))
+        context = {
+            **self.admin_site.each_context(request),
+            **self.run_context(request, run),
+            "title": f"Run #{run.pk} of {run.action.name}",
+            "log": log,
+            "log_pages": log.paginator.get_elided_page_range(log.number, on_each_side=2, on_ends=1)
+            if log.paginator.num_pages > 1 else [],
+            "refires": list(run.refires.only("id", "status", "refired_from_id").order_by("id")),
+            "next_runs": list(run.next_runs.select_related("action").only("id", "status", "action__name")),
+            **(extra_context or {}),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/runs/run/run_page.html", context)
+
+    def run_context(self, request, run):
+        return {
+            "opts": self.opts,
+            "run": run,
+            "original": run,
+            "has_view_permission": True,
+            "may_operate": self.may_operate(request),
+            "duration": duration_text(run_duration(run)),
+            "status_badge": status_badge(run),
+            "active": run.status in ACTIVE,
+            "variables_json": json.dumps(run.variables, indent=2, ensure_ascii=False),
+            "fields_json": json.dumps(run.fields, indent=2, ensure_ascii=False),
+        }
+
+    def exchange_view(self, request, object_id, exchange_id):
+        run = self.get_run(request, object_id)
+        exchange = get_object_or_404(Exchange, pk=exchange_id, run=run)
+        neighbours = run.exchanges.values_list("id", flat=True)
+        context = {
+            **self.admin_site.each_context(request),
+            **self.run_context(request, run),
+            "title": f"Debug view: {exchange.get_kind_display().lower()}, attempt {exchange.attempt} of run #{run.pk}",
+            "exchange": exchange,
+            "debug": debug_view.describe(exchange),
+            "previous_id": neighbours.filter(id__lt=exchange.pk).order_by("-id").first(),
+            "next_id": neighbours.filter(id__gt=exchange.pk).order_by("id").first(),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/runs/run/exchange.html", context)
+
+    def refire_view(self, request, object_id):
+        run = self.get_run(request, object_id)
+        if not self.may_operate(request):
+            raise PermissionDenied
+        if not run.can_refire:
+            self.message_user(request, f"Run #{run.pk} cannot be refired: only failed, timed-out or cancelled runs "
+                                       f"can; it is {run.get_status_display().lower()}.", messages.ERROR)
+            return HttpResponseRedirect(run_url(run.pk))
+        form = VariablesForm(run.action, request.POST or None, initial_variables=run.variables)
+        if request.method == "POST":
+            try:
+                new_run = form.start(user=request.user, refire_of=run)
+            except services.RunRefused as exc:
+                self.message_user(request, f"Not refired: {exc}", messages.ERROR)
+                return HttpResponseRedirect(run_url(run.pk))
+            if new_run is not None:
+                self.message_user(request, f"Run #{run.pk} was refired as run #{new_run.pk}.", messages.SUCCESS)
+                return HttpResponseRedirect(run_url(new_run.pk))
+        return self.variables_page(request, form, run.action, run=run, title=f"Refire run #{run.pk}",
+                                   submit="Refire")
+
+    def cancel_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        run = self.get_run(request, object_id)
+        if not self.may_operate(request):
+            raise PermissionDenied
+        try:
+            services.cancel(run, user=request.user)
+        except services.RunRefused as exc:
+            self.message_user(request, f"Not cancelled: {exc}", messages.ERROR)
+        else:
+            self.message_user(request, f"Run #{run.pk} was cancelled.", messages.SUCCESS)
+        return HttpResponseRedirect(run_url(run.pk))
+
+    def variables_page(self, request, form, action, *, title, submit, run=None):
+        fieldsets = [(None, {"fields": list(form.fields)})]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": title,
+            "action": action,
+            "run": run,
+            "form": form,
+            "adminform": helpers.AdminForm(form, fieldsets, {}),
+            "errors": helpers.AdminErrorList(form, []),
+            "submit": submit,
+            "media": self.media + form.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/runs/run/variables_form.html", context)
+
+
+def run_now_view(model_admin, request, object_id):
+    """Run now, on an action's page: its inputs as a form; on success the new run's page."""
+    action = get_object_or_404(Action.objects.select_related("integration"), pk=object_id)
+    run_admin = model_admin.admin_site._registry[Run]
+    if not run_admin.may_operate(request):
+        raise PermissionDenied
+    form = VariablesForm(action, request.POST or None, rehearsal=False)
+    if request.method == "POST":
+        try:
+            run = form.start(user=request.user)
+        except services.RunRefused as exc:
+            form.add_error(None, str(exc))
+        else:
+            if run is not None:
+                model_admin.message_user(request, f"Run #{run.pk} of {action.name} started.", messages.SUCCESS)
+                return HttpResponseRedirect(run_url(run.pk))
+    return run_admin.variables_page(request, form, action, title=f"Run {action.name}", submit="Run now")
+
