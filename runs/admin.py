@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
 from integrations.models import Action
@@ -73,8 +74,8 @@ class ActionListFilter(admin.RelatedFieldListFilter):
 
 @admin.register(Run)
 class RunAdmin(admin.ModelAdmin):
-    list_display = ["run_number", "status_badge", "action_link", "integration", "attempt", "duration",
-                    "created_at", "refire_links"]
+    list_display = ["run_number", "status_badge", "action_link", "integration", "requests", "duration",
+                    "created", "refire_links"]
     list_display_links = ["run_number"]
     list_filter = ["status", "integration", ("action", ActionListFilter), ("created_at", admin.DateFieldListFilter),
                    "rehearsal"]
@@ -131,6 +132,19 @@ class RunAdmin(admin.ModelAdmin):
     def action_link(self, run):
         return format_html('<a href="{}">{}</a>', reverse("admin:integrations_action_change", args=[run.action_id]),
                            run.action.name)
+
+    @admin.display(description="requests", ordering="attempt")
+    def requests(self, run):
+        return run.attempt
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, run):
+        return format_html('<time datetime="{}" title="{}">{}</time>', run.created_at.isoformat(),
+                           date_format(timezone.localtime(run.created_at), "DATETIME_FORMAT"),
+                           timezone.localtime(run.created_at).strftime("%Y-%m-%d %H:%M:%S"))
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {"title": "Runs", **(extra_context or {})})
 
     @admin.display(description="duration")
     def duration(self, run):
@@ -286,5 +300,5 @@ def run_now_view(model_admin, request, object_id):
             if run is not None:
                 model_admin.message_user(request, f"Run #{run.pk} of {action.name} started.", messages.SUCCESS)
                 return HttpResponseRedirect(run_url(run.pk))
-    return run_admin.variables_page(request, form, action, title=f"Run {action.name}", submit="Run now")
+    return run_admin.variables_page(request, form, action, title=f"Run now: {action.name}", submit="Run now")
 

@@ -166,7 +166,7 @@ def test_the_runs_list_shows_status_in_colour_and_words_newest_first(staff, job,
     assert '<span class="run-status run-status--succeeded">Succeeded</span>' in html
     assert '<span class="run-status run-status--failed">Failed</span>' in html
     assert html.index(f">#{succeeded.pk}<") < html.index(f">#{failed.pk}<")
-    for header in ("Run", "Status", "Action", "Integration", "Attempt", "Duration", "Created at", "Refired"):
+    for header in ("Run", "Status", "Action", "Integration", "Requests", "Duration", "Created", "Refired"):
         assert f">{header}<" in html or f">{header}</a>" in html, header
 
 
