@@ -26,7 +26,8 @@ def check_deploy(**env):
 
 
 def warnings_in(done):
-    return sorted(set(part.split(")")[0] for part in done.stderr.split("(security.")[1:]))
+    """The security check ids (W004, ...) that a failed check names."""
+    return sorted({part.split(")")[0] for part in done.stderr.split("(security.")[1:]})
 
 
 def test_https_asked_for_passes_check_deploy_with_no_warning():

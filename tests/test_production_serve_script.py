@@ -84,7 +84,7 @@ def serve(tmp_path):
 
 
 def test_it_serves_the_admin_and_its_collected_static_files_beside_the_cluster(serve):
-    process, url, log_path = serve
+    process, url, _ = serve
 
     page = requests.get(f"{url}/admin/login/", timeout=10)
     stylesheet = re.search(r'href="(/static/admin/css/base\.[0-9a-f]{12}\.css)"', page.text)[1]
@@ -95,7 +95,7 @@ def test_it_serves_the_admin_and_its_collected_static_files_beside_the_cluster(s
 
 
 def test_sigterm_to_the_script_stops_gunicorn_and_the_cluster_cleanly(serve):
-    process, url, log_path = serve
+    process, _, log_path = serve
     wait_for_heartbeat()
 
     process.send_signal(signal.SIGTERM)  # the script alone, as `docker stop` does
@@ -109,7 +109,7 @@ def test_sigterm_to_the_script_stops_gunicorn_and_the_cluster_cleanly(serve):
 
 
 def test_when_gunicorn_ends_the_cluster_is_stopped_and_the_script_fails(serve):
-    process, url, log_path = serve
+    process, _, log_path = serve
     wait_for_heartbeat()
     gunicorn = next(pid for pid, command in children(process.pid).items() if "gunicorn" in command)
 
