@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from integrations.forms import WriteOnlyWidget
 from integrations.models import Action, Integration
+from tests.production import production_server, production_static_root  # noqa: F401 (fixtures for every test)
 
 
 @pytest.fixture
