@@ -7,6 +7,7 @@ beside it on the same database, as in production.
 
 import json
 import re
+from dataclasses import dataclass
 
 import pytest
 from django.urls import reverse
@@ -17,50 +18,70 @@ from sandbox.views import SANDBOX_TOKEN
 from tests.browser import BROWSER, browser, logged_in_page, orm_beside_playwright, screenshot  # noqa: F401
 from tests.cluster import Workers
 from tests.engine_helpers import make_action
+from tests.production import ProductionServer
 
 pytestmark = [*BROWSER, pytest.mark.cluster]
 
 RUN_TIMEOUT_MS = 60_000
 
 
-@pytest.fixture
-def site(live_server, settings):
-    settings.INTEGRATIONS_PUBLIC_URL = live_server.url
-    return live_server.url
+@pytest.fixture(params=["development", "production"])
+def site(request, settings, tmp_path):
+    """The site under test, with its sandbox: once as `run.sh` serves it (runserver's live server), once as
+    in production (gunicorn, settings_production, DEBUG off, static files from WhiteNoise)."""
+    if request.param == "development":
+        url = request.getfixturevalue("live_server").url
+        env = {}
+    else:
+        static_root = request.getfixturevalue("production_static_root")
+        request.getfixturevalue("transactional_db")
+        server = ProductionServer(static_root, tmp_path / "gunicorn.log", INTEGRATIONS_SANDBOX="true")
+        settings.INTEGRATIONS_ENCRYPTION_KEY = server.env["INTEGRATIONS_ENCRYPTION_KEY"]
+        url = server.start().url
+        request.addfinalizer(server.stop)
+        env = {name: server.env[name] for name in (
+            "DJANGO_SETTINGS_MODULE", "SECRET_KEY", "INTEGRATIONS_ENCRYPTION_KEY", "DEBUG")}
+    settings.INTEGRATIONS_PUBLIC_URL = url
+    return Site(url, env)
+
+
+@dataclass
+class Site:
+    url: str
+    workers_env: dict
 
 
 @pytest.fixture
 def cluster(transactional_db, site):
-    workers = Workers(INTEGRATIONS_PUBLIC_URL=site, INTEGRATIONS_LEASE_SECONDS="5").start()
+    workers = Workers(INTEGRATIONS_PUBLIC_URL=site.url, INTEGRATIONS_LEASE_SECONDS="5", **site.workers_env).start()
     yield workers
     workers.stop()
 
 
 @pytest.fixture
 def admin_page(browser, site, admin_user):  # noqa: F811
-    page = logged_in_page(browser, site, "alice", "alice-password-123")
+    page = logged_in_page(browser, site.url, "alice", "alice-password-123")
     yield page
     page.context.close()
 
 
 @pytest.fixture
 def viewer_page(browser, site, viewer_user):  # noqa: F811
-    page = logged_in_page(browser, site, "bob", "bob-password-123")
+    page = logged_in_page(browser, site.url, "bob", "bob-password-123")
     yield page
     page.context.close()
 
 
 def sandbox(site):
-    integration = Integration.objects.create(
-        name="Sandbox", slug="sandbox", base_url=f"{site}/sandbox/", auth_type="bearer", auth_secret=SANDBOX_TOKEN)
-    return integration
+    return Integration.objects.create(
+        name="Sandbox", slug="sandbox", base_url=f"{site.url}/sandbox/", auth_type="bearer", auth_secret=SANDBOX_TOKEN)
 
 
 def job_action(site, **fields):
     """A sandbox job of ``seconds`` whose outcome is a variable; polled every second."""
     fields.setdefault("name", "Run a job")
     return make_action(
-        f"{site}/sandbox/", integration=fields.pop("integration", None) or sandbox(site),
+        f"{site.url}/sandbox/", integration=fields.pop("integration", None) or sandbox(site),
         url="jobs/", body_type="json",
         body='{"name": "{{ job_name }}", "seconds": "{{ seconds }}", "outcome": "{{ outcome }}"}',
         polling_mode="poll", poll_method="GET", poll_url="jobs/{{ job_id }}/", poll_interval=1,
@@ -100,7 +121,7 @@ def test_an_admin_defines_an_action_runs_it_and_watches_it_succeed(admin_page, s
     # The integration, through the admin.
     page.goto(reverse("admin:integrations_integration_add"))
     page.locator("#id_name").press_sequentially("Sandbox")
-    page.fill("#id_base_url", f"{site}/sandbox/")
+    page.fill("#id_base_url", f"{site.url}/sandbox/")
     page.select_option("#id_auth_type", "bearer")
     page.fill("#id_auth_secret", SANDBOX_TOKEN)
     page.click("input[name=_save]")
