@@ -234,3 +234,19 @@ def test_a_viewer_may_read_the_debug_view(client, viewer_user, db, server):
     client.force_login(viewer_user)
 
     assert debug_page(client, last_exchange(run)).status_code == 200
+
+
+def test_a_placeholder_that_cannot_be_filled_puts_the_triangle_on_the_request_tab(staff, db, server):
+    # The first answer has no "id", so the poll URL's {{ job_id }} has nothing to fill it.
+    server.script("/jobs", reply(json={"status": "queued"}))
+    action = make_action(server.base_url, stop=STOP, polling_mode="poll", poll_url="/jobs/{{ job_id }}",
+                         mappings=[("job_id", "id")])
+
+    run = drive(start_run(action))
+    exchange = last_exchange(run)
+    response = debug_page(staff, exchange)
+
+    assert run.status == Status.FAILED
+    assert exchange.sent is False
+    assert triangles(response) == ["request"]
+    assert "{{ job_id }}" in text_of(response)

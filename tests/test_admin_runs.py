@@ -140,6 +140,12 @@ def test_run_now_is_on_the_action_page_and_in_the_action_list(staff, job):
     assert f"?action__id__exact={job.pk}" in page  # "Runs of this action"
 
 
+def test_the_integration_page_links_to_its_runs(staff, job):
+    page = staff.get(reverse("admin:integrations_integration_change", args=[job.integration_id])).content.decode()
+
+    assert f'href="{reverse("admin:runs_run_changelist")}?integration__id__exact={job.integration_id}"' in page
+
+
 def test_a_viewer_gets_no_run_now(viewer, job):
     page = viewer.get(reverse("admin:integrations_action_change", args=[job.pk])).content.decode()
     listing = viewer.get(reverse("admin:integrations_action_changelist")).content.decode()
