@@ -84,17 +84,19 @@ def _drop_blank_text(node):
 
 
 def size_notes(exchange):
-    """Why the response body shown may not be all of it."""
-    if not exchange.response_truncated:
-        return []
-    kept = len(exchange.response_body.encode("utf-8"))
-    notes = [f"The log keeps the first {filesizeformat(kept)} of this body"]
-    if exchange.response_size is not None:
-        notes[0] += f"; {filesizeformat(exchange.response_size)} were sent"
-        if exchange.response_size > settings.INTEGRATIONS_MAX_RESPONSE_BYTES:
-            notes[0] += (f" (reading stopped at {filesizeformat(settings.INTEGRATIONS_MAX_RESPONSE_BYTES)}, "
+    """Why the response body shown may not be all of it, or not what it looked like."""
+    notes = []
+    body = exchange.response_body
+    if body.count("\ufffd") > max(len(body) // 100, 1):
+        notes.append("This body is not UTF-8 text (binary?): bytes that are not text show as \ufffd.")
+    if exchange.response_truncated:
+        note = f"The log keeps the first {len(body):,} characters of this body"
+        if exchange.response_size is not None:
+            note += f"; {filesizeformat(exchange.response_size)} were received"
+            if exchange.response_size > settings.INTEGRATIONS_MAX_RESPONSE_BYTES:
+                note += (f" (reading stopped at {filesizeformat(settings.INTEGRATIONS_MAX_RESPONSE_BYTES)}, "
                          "INTEGRATIONS_MAX_RESPONSE_BYTES)")
-    notes[0] += "."
+        notes.append(note + ".")
     return notes
 
 

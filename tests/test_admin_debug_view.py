@@ -162,7 +162,7 @@ def test_a_capped_body_says_how_much_was_kept(staff, db, server, settings):
     run = drive(start_run(action))
     text = text_of(debug_page(staff, last_exchange(run)))
 
-    assert "The log keeps the first 1000 bytes of this body; 4.9 KB were sent." in text
+    assert "The log keeps the first 1,000 characters of this body; 4.9 KB were received." in text
 
 
 def test_copy_as_curl_sends_the_same_request(staff, db, server):
@@ -250,3 +250,14 @@ def test_a_placeholder_that_cannot_be_filled_puts_the_triangle_on_the_request_ta
     assert exchange.sent is False
     assert triangles(response) == ["request"]
     assert "{{ job_id }}" in text_of(response)
+
+
+def test_a_binary_body_is_said_to_be_binary(staff, db, server):
+    server.script("/jobs", reply(text="", headers={"Content-Type": "application/octet-stream"}))
+    server.scripts["/jobs"][0].body = bytes(range(128, 256)) * 8
+    action = make_action(server.base_url, stop=[("@status", "equals", "200", "success")])
+
+    run = drive(start_run(action))
+    text = text_of(debug_page(staff, last_exchange(run)))
+
+    assert "This body is not UTF-8 text (binary?)" in text
