@@ -263,7 +263,8 @@ def seed(connection, sizes, user):
                     REQUEST_HEADERS, f'{{"order": "ORD-{run_id:07d}"}}' if attempt == 1 else "", code,
                     RESPONSE_HEADERS, body, len(body), False, round(rng.uniform(20, 400), 1),
                     "HTTP 500 Internal Server Error" if failed else "", "response" if failed else "", decision,
-                    repeats, attempt + repeats - 1 if repeats > 1 else None, at + timedelta(seconds=interval * (repeats - 1)),
+                    repeats, attempt + repeats - 1 if repeats > 1 else None,
+                    at + timedelta(seconds=interval * (repeats - 1)),
                 ))
         rows.sort(key=lambda row: row[0])  # ids in time order across the runs of the chunk
         numbered = []
@@ -387,7 +388,8 @@ def main():
 
     sizes = {"version": SEED_VERSION, "runs": args.runs, "exchanges": args.exchanges, "largest": args.largest_run}
     url, to_seed = database_url(args, sizes)
-    os.environ.update(DATABASE_URL=url, DEBUG="0", LOG_LEVEL="WARNING", DJANGO_SETTINGS_MODULE="integrations_site.settings")
+    os.environ.update(DATABASE_URL=url, DEBUG="0", LOG_LEVEL="WARNING",
+                      DJANGO_SETTINGS_MODULE="integrations_site.settings")
     import django
 
     django.setup()
@@ -417,8 +419,8 @@ def main():
         backend = f"PostgreSQL {connection.pg_version // 10000} ({connection.settings_dict['NAME']})"
     else:
         backend = f"SQLite {sqlite3.sqlite_version} ({connection.settings_dict['NAME']})"
-    print(f"Admin pages: {backend}, {args.runs:,} runs, {args.exchanges:,} exchanges (largest run {args.largest_run:,}), median and max of {args.repeats}, "
-          f"{os.cpu_count()} cores")
+    print(f"Admin pages: {backend}, {args.runs:,} runs, {args.exchanges:,} exchanges "
+          f"(largest run {args.largest_run:,}); {args.repeats} requests a page, {os.cpu_count()} cores")
     print(f"{'page':<30} {'median ms':>9} {'max ms':>7} {'queries':>7} {'SQL ms':>7}")
     client = Client()
     client.force_login(user)
