@@ -168,8 +168,8 @@ class RunAdmin(admin.ModelAdmin):
         ]
 
     def get_run(self, request, object_id):
-        run = Run.objects.select_related("action", "integration", "refired_from", "previous_run").filter(
-            pk=object_id).first()
+        run = Run.objects.select_related(
+            "action", "integration", "refired_from", "previous_run", "created_by").filter(pk=object_id).first()
         if run is None:
             raise Http404(f"No run {object_id}.")
         if not self.has_view_permission(request, run):
