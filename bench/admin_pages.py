@@ -299,6 +299,7 @@ def pages(facts):
     from django.urls import reverse
     from django.utils import timezone
 
+    from runs.admin import LOG_PAGE_SIZE
     from runs.models import Exchange
 
     changelist = reverse("admin:runs_run_changelist")
@@ -310,6 +311,7 @@ def pages(facts):
         facts["largest_count"] // 2]
     some = Exchange.objects.filter(run_id=average).order_by("id").values_list("id", flat=True)[1]
     searched = f"#{facts['searched_run']}"
+    middle_page = max(1, facts["largest_count"] // LOG_PAGE_SIZE // 2)
     return [
         ("runs list", changelist, "#"),
         ("  status = failed", f"{changelist}?status__exact=failed", "Failed"),
@@ -322,7 +324,7 @@ def pages(facts):
         ("  page 50", f"{changelist}?p=50", "#"),
         ("run page, average run", run_url(average), f"Run #{average}"),
         ("run page, largest run", run_url(largest), f"Run #{largest}"),
-        ("  its log page 500", f"{run_url(largest)}?log=500", f"Run #{largest}"),
+        (f"  its log page {middle_page}", f"{run_url(largest)}?log={middle_page}", f"Run #{largest}"),
         ("Debug view, average run", exchange_url(average, some), "Debug view"),
         ("Debug view, largest run", exchange_url(largest, middle), "Debug view"),
     ]
