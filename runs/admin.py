@@ -28,6 +28,11 @@ from .forms import VariablesForm
 from .models import ACTIVE, Exchange, Run
 
 LOG_PAGE_SIZE = 50
+# A search reads the variables of every run (no index helps with a substring of JSON text), then the
+# list counts what it found and reads a page of it: two such scans. It scans once for the ids of the
+# runs found, and when they are this many or fewer (an order number, a customer: the usual search),
+# the count and the page read them by id.
+SEARCH_BY_IDS = 1000
 # What a row of the Actions log shows; the bodies and headers are read only by the Debug view.
 LOG_COLUMNS = ["id", "run_id", "kind", "attempt", "last_attempt", "sent", "method", "url", "status_code",
                "duration_ms", "error", "failed_part", "decision", "repeat_count", "created_at", "last_at",
@@ -118,7 +123,11 @@ class RunAdmin(admin.ModelAdmin):
         number = term.removeprefix("#")
         if number.isdigit() and len(number) < 19:
             query |= Q(pk=int(number))
-        return queryset.filter(query), False
+        found = queryset.filter(query)
+        ids = list(found.order_by().values_list("pk", flat=True)[:SEARCH_BY_IDS + 1])
+        if len(ids) > SEARCH_BY_IDS:
+            return found, False
+        return queryset.filter(pk__in=ids), False
 
     @admin.display(description="run", ordering="-id")
     def run_number(self, run):
@@ -173,8 +182,8 @@ class RunAdmin(admin.ModelAdmin):
         ]
 
     def get_run(self, request, object_id):
-        run = Run.objects.select_related("action", "integration", "refired_from", "previous_run").filter(
-            pk=object_id).first()
+        run = Run.objects.select_related(
+            "action", "integration", "refired_from", "previous_run", "created_by").filter(pk=object_id).first()
         if run is None:
             raise Http404(f"No run {object_id}.")
         if not self.has_view_permission(request, run):

@@ -63,9 +63,10 @@ class RunQuerySet(models.QuerySet):
 class Run(models.Model):
     """One firing of an action."""
 
-    action = models.ForeignKey(Action, on_delete=models.PROTECT, related_name="runs")
+    # Both indexed by the runs list's indexes below, which lead with them.
+    action = models.ForeignKey(Action, on_delete=models.PROTECT, related_name="runs", db_index=False)
     # Denormalised so that an integration with runs cannot be deleted and runs filter by it cheaply.
-    integration = models.ForeignKey(Integration, on_delete=models.PROTECT, related_name="runs")
+    integration = models.ForeignKey(Integration, on_delete=models.PROTECT, related_name="runs", db_index=False)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     reason = models.TextField(blank=True, help_text="Why the run is where it is, in words.")
     variables = models.JSONField(default=dict, blank=True)
@@ -122,6 +123,11 @@ class Run(models.Model):
             models.Index(fields=["next_poll_at"], name="run_due_idx", condition=models.Q(next_poll_at__isnull=False)),
             models.Index(fields=["status", "-created_at"], name="run_status_idx"),
             models.Index(fields=["finished_at"], name="run_finished_idx"),
+            # The runs list in its order, whole, by date, by integration and by action: a page is read
+            # from the index, not sorted from every matching run.
+            models.Index(fields=["-created_at", "-id"], name="run_list_idx"),
+            models.Index(fields=["integration", "-created_at", "-id"], name="run_integration_list_idx"),
+            models.Index(fields=["action", "-created_at", "-id"], name="run_action_list_idx"),
         ]
 
     def __str__(self):
@@ -169,7 +175,8 @@ class FailedPart(models.TextChoices):
 class Exchange(models.Model):
     """One logged HTTP call of a run: what was sent (redacted) and what came back."""
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="exchanges")
+    # Indexed with the id below: a run's log reads newest first, a page at a time.
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="exchanges", db_index=False)
     kind = models.CharField(max_length=20, choices=ExchangeKind.choices)
     attempt = models.PositiveIntegerField(default=0)
     sent = models.BooleanField(default=True, help_text="False for a rehearsal that only logs what it would send.")
@@ -197,6 +204,7 @@ class Exchange(models.Model):
 
     class Meta:
         ordering = ["id"]
+        indexes = [models.Index(fields=["run", "-id"], name="exchange_run_log_idx")]
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.method} {self.url}"
