@@ -469,7 +469,7 @@ class Action(models.Model):
                     variables[name] = spec.default
                 elif spec.required:
                     errors[name] = f"{spec.label or name} is required."
-                else:
+                elif name not in variables:
                     variables[name] = ""  # an optional input left out still fills its placeholders
                 continue
             choices = spec.choice_list()

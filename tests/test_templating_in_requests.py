@@ -116,14 +116,27 @@ def test_raw_xml_bodies_are_sent_as_written_with_placeholders_filled(db, server)
 
 def test_an_unknown_placeholder_in_the_request_refuses_the_run_before_anything_is_sent(db, server):
     server.script("/jobs", DONE)
-    action = make_action(server.base_url, body_type="json", body='{"id": "{{ ticket_id }}"}', inputs=["ticket_id"])
+    # ticket_id is a field stored from the first answer: the first request cannot use it.
+    action = make_action(server.base_url, body_type="json", body='{"id": "{{ ticket_id }}"}',
+                         mappings=[("ticket_id", "id")])
 
     with pytest.raises(ValidationError) as caught:
-        start_run(action, {})  # an optional input without a default, left out
+        start_run(action, {})
 
     assert "ticket_id" in str(caught.value.message_dict["variables"])
     assert Run.objects.count() == 0
     assert server.requests == []
+
+
+def test_an_optional_input_left_out_fills_its_placeholder_with_nothing(db, server):
+    server.script("/jobs", DONE)
+    action = make_action(server.base_url, body_type="json", body='{"note": "{{ note }}", "n": "{{ n }}"}',
+                         inputs=["note", "n"])
+
+    run = drive(start_run(action, {"n": None}))
+
+    assert run.variables == {"note": "", "n": None}
+    assert server.requests[0].json() == {"note": "", "n": None}
 
 
 def test_an_unknown_placeholder_in_the_poll_url_fails_the_run_naming_it(db, server):
