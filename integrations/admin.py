@@ -11,6 +11,9 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_post_parameters
+from django_q.models import Failure, OrmQ, Schedule, Success
+from rest_framework.authtoken.admin import TokenAdmin as BaseTokenAdmin
+from rest_framework.authtoken.models import TokenProxy
 
 from .forms import ActionForm, IntegrationForm, SecretForm
 from .models import (
@@ -461,3 +464,93 @@ class ActionAdmin(WriteOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description=Action._meta.get_field("client_certificate").verbose_name)
     def client_certificate_state(self, obj):
         return stored_state(obj.client_certificate)
+
+
+# --- The site -----------------------------------------------------------------------------------
+
+admin.site.site_header = "Integrations"
+admin.site.site_title = "Integrations"
+admin.site.index_title = "Overview"
+
+
+def superusers_only(model_admin_class):
+    """``model_admin_class``, shown to superusers only (in the index and by URL), whatever else is granted."""
+
+    class SuperusersOnly(model_admin_class):
+        def has_module_permission(self, request):
+            return request.user.is_superuser
+
+        def has_view_permission(self, request, obj=None):
+            return request.user.is_superuser and super().has_view_permission(request, obj)
+
+        def has_add_permission(self, request, *args):
+            return request.user.is_superuser and super().has_add_permission(request, *args)
+
+        def has_change_permission(self, request, obj=None):
+            return request.user.is_superuser and super().has_change_permission(request, obj)
+
+        def has_delete_permission(self, request, obj=None):
+            return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+    SuperusersOnly.__name__ = SuperusersOnly.__qualname__ = f"SuperusersOnly{model_admin_class.__name__}"
+    return SuperusersOnly
+
+
+# django-q2's task rows are the cluster's plumbing: a run's own page tells its story.
+for _model in (Schedule, Success, Failure, OrmQ):
+    if admin.site.is_registered(_model):
+        _model_admin = type(admin.site.get_model_admin(_model))
+        admin.site.unregister(_model)
+        admin.site.register(_model, superusers_only(_model_admin))
+
+
+admin.site.unregister(TokenProxy)
+
+
+@admin.register(TokenProxy)
+class TokenAdmin(BaseTokenAdmin):
+    """API tokens: superusers manage everyone's; other staff see, make and revoke their own.
+
+    A token acts for its user with that user's permissions, so making one's own
+    needs no permission beyond being staff; nobody else's is shown.
+    """
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset if request.user.is_superuser else queryset.filter(user=request.user)
+
+    def get_fieldsets(self, request, obj=None):
+        if request.user.is_superuser:
+            return super().get_fieldsets(request, obj)
+        description = (
+            "Your API token: scripts send it as the header “Authorization: Token <key>”, and act with your "
+            "permissions. Delete it to revoke it."
+        )
+        return [(None, {"fields": [], "description": description})]
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser or request.user.is_staff
+
+    def has_view_permission(self, request, obj=None):
+        if request.user.is_superuser:
+            return super().has_view_permission(request, obj)
+        return obj is None or obj.user_id == request.user.pk
+
+    def has_add_permission(self, request):
+        if request.user.is_superuser:
+            return super().has_add_permission(request)
+        return not TokenProxy.objects.filter(user=request.user).exists()
+
+    def has_change_permission(self, request, obj=None):
+        # A token has nothing to change but its user: only superusers move one.
+        return request.user.is_superuser and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if request.user.is_superuser:
+            return super().has_delete_permission(request, obj)
+        return obj is None or obj.user_id == request.user.pk
+
+    def save_model(self, request, obj, form, change):
+        if not request.user.is_superuser:
+            obj.user = request.user
+        super().save_model(request, obj, form, change)
