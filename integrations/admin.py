@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
+from django.template.defaultfilters import pluralize
 from django.templatetags.static import static
 from django.urls import path, reverse
 from django.utils import timezone
@@ -116,6 +117,22 @@ class WriteOnlyAdminMixin:
         return [(name, {**options, "fields": swap(options["fields"])}) for name, options in fieldsets]
 
 
+class KeptByRunsMixin:
+    """Runs keep their action and integration (PROTECT): deleting one that runs refer to says so.
+
+    Django would list every protected run (loading them all) under a heading
+    about deleting them; the delete page shows one sentence per object instead,
+    from ``kept_by_runs(obj, count)``, and deletes nothing.
+    """
+
+    def get_deleted_objects(self, objs, request):
+        pks = [obj.pk for obj in objs]
+        kept = self.model.objects.filter(pk__in=pks).annotate(run_count=Count("runs")).filter(run_count__gt=0)
+        if kept:
+            return [], {}, set(), [self.kept_by_runs(obj, obj.run_count) for obj in kept]
+        return super().get_deleted_objects(objs, request)
+
+
 class SecretInline(WriteOnlyAdminMixin, admin.TabularInline):
     model = Secret
     form = SecretForm
@@ -146,7 +163,7 @@ class ActionLinkInline(admin.TabularInline):
 
 
 @admin.register(Integration)
-class IntegrationAdmin(WriteOnlyAdminMixin, admin.ModelAdmin):
+class IntegrationAdmin(KeptByRunsMixin, WriteOnlyAdminMixin, admin.ModelAdmin):
     form = IntegrationPageForm
     list_display = ["thumbnail", "name", "slug", "auth_type", "action_count", "archived"]
     list_display_links = ["thumbnail", "name"]
@@ -219,10 +236,12 @@ class IntegrationAdmin(WriteOnlyAdminMixin, admin.ModelAdmin):
         actions.pop("delete_selected", None)
         return actions
 
-    def has_delete_permission(self, request, obj=None):
-        if obj is not None and obj.runs.exists():
-            return False
-        return super().has_delete_permission(request, obj)
+    @staticmethod
+    def kept_by_runs(integration, count):
+        return (
+            f"“{integration}” has {count} run{pluralize(count)}; runs keep their integration and action, so it "
+            "cannot be deleted. Archive it instead: an archived integration cannot be run."
+        )
 
     @admin.display(description="")
     def thumbnail(self, obj):
@@ -324,7 +343,7 @@ or where “first request is safe to repeat” is ticked. The attempt limit then
 
 
 @admin.register(Action)
-class ActionAdmin(WriteOnlyAdminMixin, admin.ModelAdmin):
+class ActionAdmin(KeptByRunsMixin, WriteOnlyAdminMixin, admin.ModelAdmin):
     form = ActionPageForm
     list_display = ["name", "integration", "method", "url", "polling_mode"]
     list_filter = ["polling_mode", "method", "integration__archived", "integration"]
@@ -456,10 +475,12 @@ class ActionAdmin(WriteOnlyAdminMixin, admin.ModelAdmin):
                 found |= put_errors(kept[index], {"value": [message]})
         return found
 
-    def has_delete_permission(self, request, obj=None):
-        if obj is not None and obj.runs.exists():
-            return False
-        return super().has_delete_permission(request, obj)
+    @staticmethod
+    def kept_by_runs(action, count):
+        return (
+            f"“{action}” has {count} run{pluralize(count)}; runs keep their action, so it cannot be deleted. "
+            "Archive its integration instead: an archived integration's actions cannot be run."
+        )
 
     @admin.display(description=Action._meta.get_field("client_certificate").verbose_name)
     def client_certificate_state(self, obj):

@@ -1,4 +1,4 @@
-"""Integrations Admins edit, Integrations Viewers only look, and nothing with runs is deleted."""
+"""Integrations Admins edit, Integrations Viewers only look, and nothing with runs is deleted (the page says why)."""
 
 import pytest
 from django.contrib.auth.models import User
@@ -105,24 +105,58 @@ def test_integration_without_runs_can_be_deleted_by_a_superuser(client, superuse
     assert not Integration.objects.filter(pk=integration.pk).exists()
 
 
-def test_integration_with_runs_cannot_be_deleted(client, superuser, integration, run):
+def test_integration_with_runs_says_why_it_cannot_be_deleted(client, superuser, integration, run):
     client.force_login(superuser)
+    url = reverse("admin:integrations_integration_delete", args=[integration.pk])
 
-    change_page = client.get(reverse("admin:integrations_integration_change", args=[integration.pk]))
-    response = client.post(reverse("admin:integrations_integration_delete", args=[integration.pk]), {"post": "yes"})
+    page = client.get(url)
+    response = client.post(url, {"post": "yes"})
 
-    assert 'class="deletelink"' not in change_page.content.decode()
-    assert response.status_code == 403
+    for answer in (page, response):
+        assert answer.status_code == 200
+        assert "“Acme” has 1 run; runs keep their integration and action, so it cannot be deleted. " \
+            "Archive it instead" in answer.content.decode()
+        assert 'name="post"' not in answer.content.decode()  # no "Yes, I’m sure"
     assert Integration.objects.filter(pk=integration.pk).exists()
 
 
-def test_action_with_runs_cannot_be_deleted(client, superuser, action, run):
-    client.force_login(superuser)
+def test_action_with_runs_says_why_it_cannot_be_deleted(client, admin_user, action, run):
+    Run.objects.create(action=action, integration=action.integration)
+    client.force_login(admin_user)
+    change_page = client.get(reverse("admin:integrations_action_change", args=[action.pk]))
 
     response = client.post(reverse("admin:integrations_action_delete", args=[action.pk]), {"post": "yes"})
 
-    assert response.status_code == 403
+    assert 'class="deletelink"' in change_page.content.decode()
+    assert response.status_code == 200
+    assert "“Acme · Create ticket” has 2 runs; runs keep their action, so it cannot be deleted. " \
+        "Archive its integration instead" in response.content.decode()
     assert Action.objects.filter(pk=action.pk).exists()
+
+
+def test_bulk_delete_of_actions_with_runs_says_which_and_why(client, admin_user, action, run):
+    spare = Action.objects.create(integration=action.integration, name="Spare", slug="spare", url="/spare")
+    client.force_login(admin_user)
+
+    response = client.post(
+        reverse("admin:integrations_action_changelist"),
+        {"action": "delete_selected", "_selected_action": [action.pk, spare.pk], "post": "yes"},
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "“Acme · Create ticket” has 1 run; runs keep their action" in html
+    assert "Spare" not in html.split('class="errorlist kept-by-runs"')[1]
+    assert Action.objects.count() == 2
+
+
+def test_action_without_runs_can_be_deleted(client, admin_user, action):
+    client.force_login(admin_user)
+
+    response = client.post(reverse("admin:integrations_action_delete", args=[action.pk]), {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not Action.objects.filter(pk=action.pk).exists()
 
 
 def test_bulk_delete_is_not_offered_for_integrations(client, superuser, integration):
