@@ -149,17 +149,26 @@ class SecretInline(WriteOnlyAdminMixin, admin.TabularInline):
 
 
 class ActionLinkInline(admin.TabularInline):
-    """The integration's actions, as links to their own pages."""
+    """The integration's actions, each a link to its own page, and a link to add one to this integration.
+
+    Actions are edited on their own pages, so this table has no form rows (its
+    template renders the formset's hidden fields only).
+    """
 
     model = Action
-    fields = ["name", "method", "url", "polling_mode"]
+    template = "admin/integrations/integration/action_links.html"
+    fields = ["action_link", "method", "url", "polling_mode"]
     readonly_fields = fields
     extra = 0
     can_delete = False
-    show_change_link = True
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="name")
+    def action_link(self, action):
+        url = reverse("admin:integrations_action_change", args=[action.pk])
+        return format_html('<a href="{}">{}</a>', url, action.name)
 
 
 @admin.register(Integration)
