@@ -200,7 +200,7 @@ class IntegrationAdmin(KeptByRunsMixin, WriteOnlyAdminMixin, admin.ModelAdmin):
                     "oauth_scope",
                 ],
                 "description": "Fill in the fields the chosen authentication needs; the others are ignored. "
-                "Each may use {{ secrets.NAME }} placeholders, filled when a request is sent.",
+                "Each may use {{ secrets.NAME }} and run facts such as {{ run.id }}, filled when a request is sent.",
             },
         ),
         ("Defaults", {"fields": ["default_headers"]}),

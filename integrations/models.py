@@ -11,7 +11,7 @@ from django.utils.text import slugify
 from .conditions import Operator, validate_operator_value
 from .crypto import EncryptedTextField
 from .paths import validate_path
-from .placeholders import action_placeholder_errors, check_integration_placeholders, integration_names
+from .placeholders import RUN_FACTS, action_placeholder_errors, check_integration_placeholders, integration_names
 from .validators import (
     MAX_BACKOFF_CAP,
     MAX_CONNECT_TIMEOUT,
@@ -34,6 +34,26 @@ from .validators import (
     validate_url,
     validate_variable_name,
 )
+
+# What placeholders can read (see runs.outbound.context_for), said once for every help text that needs it.
+_RUN_FACTS = ", ".join(f"{{{{ {fact} }}}}" for fact in RUN_FACTS)
+ACTION_PLACEHOLDERS = (
+    "Placeholders: {{ name }} of an input, or of a field stored from a response once one has stored it "
+    f"({{{{ job.id }}}} reads inside a stored value); {{{{ secrets.NAME }}}}; and {_RUN_FACTS}."
+)
+INTEGRATION_PLACEHOLDERS = (
+    f"Placeholders: {{{{ secrets.NAME }}}} and {_RUN_FACTS}; an action's inputs and stored fields cannot be "
+    "used here (they belong in the action)."
+)
+JSON_OBJECT = (
+    'A JSON object of names to values (text, a number or true/false), e.g. {"Accept": "application/json"}; '
+    "blank is {}."
+)
+PATH_HELP = (
+    "Where to look in the response: $.data.items[0].id (JSONPath) or data.items.0.id (dot notation) in the "
+    "body, @status, @headers.Name or @body. No placeholders."
+)
+
 
 class Method(models.TextChoices):
     GET = "GET", "GET"
@@ -76,7 +96,7 @@ class Integration(models.Model):
         max_length=2000,
         blank=True,
         validators=[validate_base_url],
-        help_text="Actions may use URLs relative to this, e.g. https://api.example.com/v2",
+        help_text="Actions may use URLs relative to this, e.g. https://api.example.com/v2. " + INTEGRATION_PLACEHOLDERS,
     )
     auth_type = models.CharField("authentication", max_length=32, choices=AuthType.choices, default=AuthType.NONE)
     auth_username = models.CharField(
@@ -105,9 +125,8 @@ class Integration(models.Model):
         default=dict,
         blank=True,
         validators=[validate_headers],
-        help_text="Sent with every request of every action; an action's own headers win. Placeholders here may use "
-        "only what every run has: {{ secrets.NAME }} and run facts such as {{ run.id }}. A header that needs an "
-        "action's inputs or stored fields belongs in that action's headers.",
+        help_text="Headers sent with every request of every action (not with OAuth token requests); an action's own "
+        "headers win. " + JSON_OBJECT + " " + INTEGRATION_PLACEHOLDERS,
     )
     archived = models.BooleanField(default=False, help_text="Archived integrations cannot be run.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -220,13 +239,29 @@ class Action(models.Model):
     url = models.CharField(
         "URL",
         max_length=2000,
-        help_text="Absolute, or relative to the integration's base URL. Placeholders: {{ name }} of an input or a "
-        "stored field, {{ secrets.NAME }}, or a run fact such as {{ run.id }}.",
+        help_text="Absolute, or relative to the integration's base URL; values filled in are percent-encoded. "
+        + ACTION_PLACEHOLDERS,
     )
-    headers = models.JSONField(default=dict, blank=True, validators=[validate_headers])
-    params = models.JSONField("query parameters", default=dict, blank=True, validators=[validate_string_map])
+    headers = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[validate_headers],
+        help_text="Headers of the request, over the integration's default headers. " + JSON_OBJECT + " "
+        + ACTION_PLACEHOLDERS,
+    )
+    params = models.JSONField(
+        "query parameters",
+        default=dict,
+        blank=True,
+        validators=[validate_string_map],
+        help_text="Added to the URL's query string. " + JSON_OBJECT + " " + ACTION_PLACEHOLDERS,
+    )
     body_type = models.CharField(max_length=10, choices=BodyType.choices, default=BodyType.NONE)
-    body = models.TextField(blank=True, help_text="JSON, a JSON object of form fields, or raw text.")
+    body = models.TextField(
+        blank=True,
+        help_text="As the body type says: JSON; a JSON object of form fields; or raw text. In JSON, a text that is "
+        'exactly one placeholder takes its value\'s type ("{{ count }}" sends 3, not "3"). ' + ACTION_PLACEHOLDERS,
+    )
     connect_timeout = models.FloatField(
         default=5,
         validators=[SecondsRange("connect timeout", 0.1, MAX_CONNECT_TIMEOUT)],
@@ -278,14 +313,34 @@ class Action(models.Model):
         max_length=2000,
         blank=True,
         help_text="Blank: the request repeats itself, and the first request is poll 1. Otherwise a separate "
-        "request, which may use fields stored from the first response (e.g. jobs/{{ job_id }}).",
+        "request, which may use fields stored from the first response (e.g. jobs/{{ job_id }}). "
+        + ACTION_PLACEHOLDERS,
     )
-    poll_headers = models.JSONField("polling headers", default=dict, blank=True, validators=[validate_headers])
-    poll_params = models.JSONField("polling query parameters", default=dict, blank=True, validators=[validate_string_map])
+    poll_headers = models.JSONField(
+        "polling headers",
+        default=dict,
+        blank=True,
+        validators=[validate_headers],
+        help_text="With a polling URL, the polling request's headers; with a blank polling URL, added over the "
+        "request's headers. " + JSON_OBJECT + " " + ACTION_PLACEHOLDERS,
+    )
+    poll_params = models.JSONField(
+        "polling query parameters",
+        default=dict,
+        blank=True,
+        validators=[validate_string_map],
+        help_text="With a polling URL, the polling request's query parameters; with a blank polling URL, added over "
+        "the request's. " + JSON_OBJECT + " " + ACTION_PLACEHOLDERS,
+    )
     poll_body_type = models.CharField(
         "polling body type", max_length=10, choices=BodyType.choices, default=BodyType.NONE
     )
-    poll_body = models.TextField("polling body", blank=True)
+    poll_body = models.TextField(
+        "polling body",
+        blank=True,
+        help_text="Of the polling body type. With a blank polling URL, blank repeats the request's body. "
+        + ACTION_PLACEHOLDERS,
+    )
     poll_interval = models.FloatField(
         "interval",
         default=10,
@@ -343,12 +398,16 @@ class Action(models.Model):
     cancelable = models.BooleanField(default=True)
     cancel_webhook_url = models.CharField(
         "cancel webhook URL", max_length=2000, blank=True,
-        help_text="Called when a run is cancelled. Blank: nothing is called.",
+        help_text="Called when a run is cancelled. Blank: nothing is called. " + ACTION_PLACEHOLDERS,
     )
     cancel_webhook_method = models.CharField(
         "cancel webhook method", max_length=10, choices=Method.choices, default=Method.POST
     )
-    cancel_webhook_body = models.TextField("cancel webhook JSON body", blank=True)
+    cancel_webhook_body = models.TextField(
+        "cancel webhook JSON body",
+        blank=True,
+        help_text="JSON sent to the cancel webhook; blank sends no body. " + ACTION_PLACEHOLDERS,
+    )
     include_context = models.BooleanField(
         "include context in request",
         default=False,
@@ -485,10 +544,14 @@ class ActionInput(models.Model):
 
     action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="inputs")
     position = models.PositiveIntegerField(default=0)
-    name = models.CharField(max_length=100, validators=[validate_variable_name])
-    label = models.CharField(max_length=200, blank=True)
-    required = models.BooleanField(default=True)
-    default = models.CharField(max_length=1000, blank=True)
+    name = models.CharField(
+        max_length=100,
+        validators=[validate_variable_name],
+        help_text="Letters, digits and underscores; the action reads the value as {{ name }}.",
+    )
+    label = models.CharField(max_length=200, blank=True, help_text="Shown on the Run now form; blank: the name.")
+    required = models.BooleanField(default=True, help_text="A run must give a value (or the default is used).")
+    default = models.CharField(max_length=1000, blank=True, help_text="Used when a run gives no value.")
     choices = models.CharField(max_length=2000, blank=True, help_text="Allowed values, separated by commas.")
 
     class Meta:
@@ -516,13 +579,21 @@ class ConditionBase(models.Model):
     """A test on a response: the value at a path, an operator and a value."""
 
     position = models.PositiveIntegerField(default=0)
-    path = models.CharField(
-        max_length=500,
-        validators=[validate_path],
-        help_text="$.json.path, dot.notation, @status or @headers.Name",
+    path = models.CharField(max_length=500, validators=[validate_path], help_text=PATH_HELP)
+    operator = models.CharField(
+        max_length=12,
+        choices=Operator.choices,
+        default=Operator.EQUALS,
+        help_text="How the value found is tested against the value.",
     )
-    operator = models.CharField(max_length=12, choices=Operator.choices, default=Operator.EQUALS)
-    value = models.CharField(max_length=2000, blank=True, validators=[validate_template])
+    value = models.CharField(
+        max_length=2000,
+        blank=True,
+        validators=[validate_template],
+        help_text="Compared with what the path finds: text or a number; 'one of' takes a JSON list or values "
+        "separated by commas, 'matches regex' a regular expression, <, <=, > and >= a number, 'exists' nothing. "
+        + ACTION_PLACEHOLDERS,
+    )
 
     class Meta:
         abstract = True
@@ -545,9 +616,15 @@ class StopCondition(ConditionBase):
     )
     target_field = models.CharField(
         max_length=100, blank=True, validators=[validate_variable_name],
-        help_text="Run field that stores the value found, at every attempt.",
+        help_text="Run field that stores the value found, at every attempt; requests and conditions after it read "
+        "it as {{ name }}.",
     )
-    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.SUCCESS)
+    outcome = models.CharField(
+        max_length=10,
+        choices=Outcome.choices,
+        default=Outcome.SUCCESS,
+        help_text="How the run ends when this row's group matches.",
+    )
 
     class Meta(ConditionBase.Meta):
         ordering = ["group", "position", "id"]
@@ -628,9 +705,19 @@ class ResponseMapping(models.Model):
 
     action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="mappings")
     position = models.PositiveIntegerField(default=0)
-    field = models.CharField(max_length=100, validators=[validate_variable_name])
-    path = models.CharField(max_length=500, validators=[validate_path])
-    source = models.CharField(max_length=10, choices=MappingSource.choices, default=MappingSource.REQUEST)
+    field = models.CharField(
+        max_length=100,
+        validators=[validate_variable_name],
+        help_text="Run field to store into; later requests, conditions and the next action of a chain read it as "
+        "{{ name }}.",
+    )
+    path = models.CharField(max_length=500, validators=[validate_path], help_text=PATH_HELP)
+    source = models.CharField(
+        max_length=10,
+        choices=MappingSource.choices,
+        default=MappingSource.REQUEST,
+        help_text="Which response: the first, or the one that ended the run (the last poll or the callback).",
+    )
 
     class Meta:
         ordering = ["position", "id"]
