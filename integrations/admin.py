@@ -16,7 +16,7 @@ from django_q.models import Failure, OrmQ, Schedule, Success
 from rest_framework.authtoken.admin import TokenAdmin as BaseTokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
-from .forms import ActionForm, IntegrationForm, SecretForm
+from .forms import ActionForm, IntegrationForm, SecretForm, keeping_for
 from .models import (
     Action,
     ActionInput,
@@ -100,9 +100,19 @@ class WriteOnlyAdminMixin:
     A read-only admin page displays every field's value, so for them each
     write-only field is swapped for the display method named in
     ``write_only_fields`` (which must also be in ``readonly_fields``).
+    Those who edit get a page that keeps what they typed when it is shown
+    again for an error, for them alone (get_form of a page, get_formset of an inline).
     """
 
     write_only_fields = {}
+
+    def get_form(self, request, obj=None, **kwargs):
+        return keeping_for(super().get_form(request, obj, **kwargs), request.user.pk)
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form = keeping_for(formset.form, request.user.pk)
+        return formset
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)

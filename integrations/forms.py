@@ -4,8 +4,10 @@ import json
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.boundfield import BoundField
 from django.utils.html import format_html
 
+from .crypto import seal, unseal
 from .models import Action, Integration, Secret
 from .validators import json_map, parse_json_text, parse_seconds
 
@@ -72,12 +74,22 @@ class HttpsURLField(forms.URLField):
 # What a write-only widget hands its field besides text.
 CLEAR = object()
 CONTRADICTION = object()
+LOST = object()  # a kept value that could not be read back
 # What a write-only field cleans to when left blank: keep the stored value.
 KEEP = object()
 
+# How long a page may be left open and still send back the values it keeps.
+KEPT_MAX_AGE = 24 * 3600
+
 
 class WriteOnlyWidget(forms.Widget):
-    """An input that never shows the stored value: only whether one is set, and a "clear" box."""
+    """An input that never shows the stored value: only whether one is set, and a "clear" box.
+
+    A value typed into a page shown again for an error elsewhere is not asked
+    for again: the page keeps it encrypted (crypto.seal) in a hidden input and
+    says so, never showing it. Only the user it was kept for (``keep_for``, set
+    by the form) can send it back.
+    """
 
     def __init__(self, *, multiline=False, clearable=True, attrs=None):
         super().__init__(attrs)
@@ -88,6 +100,7 @@ class WriteOnlyWidget(forms.Widget):
             self.input = forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
         self.clearable = clearable
         self.is_set = False
+        self.keep_for = None  # None: nothing is kept
 
     def __deepcopy__(self, memo):
         copy = super().__deepcopy__(memo)
@@ -98,13 +111,28 @@ class WriteOnlyWidget(forms.Widget):
     def clear_name(name):
         return f"{name}-clear"
 
+    @staticmethod
+    def kept_name(name):
+        return f"{name}-kept"
+
     def render(self, name, value, attrs=None, renderer=None):
+        """``value``: what was typed, on a page shown again (WriteOnlyBoundField); never the stored value."""
         attrs = self.build_attrs(self.attrs, attrs)
         field = self.input.render(name, None, attrs, renderer)
         state = format_html(
             '<span class="write-only-state">Stored value: <strong>{}</strong></span>',
             "set" if self.is_set else "not set",
         )
+        if value and self.keep_for is not None:
+            token = seal(value, owner=self.keep_for)
+            state = format_html(
+                '{}<input type="hidden" name="{}" value="{}">'
+                '<span class="write-only-state write-only-kept">Typed value: <strong>kept, not shown</strong> '
+                "(type again to replace it)</span>",
+                state,
+                self.kept_name(name),
+                token,
+            )
         clear = ""
         if self.clearable and self.is_set:
             clear_id = f"{attrs['id']}-clear" if attrs.get("id") else None
@@ -120,16 +148,32 @@ class WriteOnlyWidget(forms.Widget):
         value = self.input.value_from_datadict(data, files, name)
         if self.clearable and forms.CheckboxInput().value_from_datadict(data, files, self.clear_name(name)):
             return CONTRADICTION if value else CLEAR
+        token = data.get(self.kept_name(name))
+        if not value and token and self.keep_for is not None:
+            try:
+                return unseal(token, owner=self.keep_for, max_age=KEPT_MAX_AGE)
+            except ValueError:
+                return LOST
         return value
 
     def value_omitted_from_data(self, data, files, name):
-        return name not in data and self.clear_name(name) not in data
+        return all(key not in data for key in (name, self.clear_name(name), self.kept_name(name)))
+
+
+class WriteOnlyBoundField(BoundField):
+    def value(self):
+        """What was typed, on a page shown again, unless it was refused; never the stored value."""
+        if not self.form.is_bound or self.errors:
+            return None
+        data = self.field.bound_data(self.data, None)
+        return data if isinstance(data, str) else None
 
 
 class WriteOnlyField(forms.CharField):
     """Text that is written, never read back: blank keeps the stored value, "clear" removes it."""
 
     widget = WriteOnlyWidget
+    bound_field_class = WriteOnlyBoundField
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -147,22 +191,34 @@ class WriteOnlyField(forms.CharField):
             raise ValidationError("Type a new value or tick “clear”, not both.", code="contradiction")
         if value is CLEAR:
             return ""
+        if value is LOST:
+            raise ValidationError(
+                "The value typed before could not be kept (the page is a day old, or not yours): type it again.",
+                code="lost",
+            )
         if value in self.empty_values and self.stored:
             return KEEP
         return super().clean(value)
 
     def has_changed(self, initial, data):
-        return data is CLEAR or data is CONTRADICTION or bool(data)
+        return data is CLEAR or data is CONTRADICTION or data is LOST or bool(data)
 
 
 class WriteOnlyFieldsMixin:
-    """For a ModelForm with WriteOnlyFields: tells them what is stored, and keeps it when left blank."""
+    """For a ModelForm with WriteOnlyFields: tells them what is stored, and keeps it when left blank.
+
+    ``keep_for``: whom the page keeps typed values for while it is shown again
+    for an error (e.g. the user's id, see keeping_for()); None keeps nothing.
+    """
+
+    keep_for = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name, field in self.fields.items():
             if isinstance(field, WriteOnlyField):
                 field.set_stored(bool(getattr(self.instance, name, "")))
+                field.widget.keep_for = self.keep_for
 
     def clean(self):
         cleaned_data = super().clean()
@@ -218,3 +274,8 @@ class ActionForm(WriteOnlyFieldsMixin, forms.ModelForm):
             "cancel_webhook_body": MonospaceTextarea(),
             "client_certificate": WriteOnlyWidget(multiline=True),
         }
+
+
+def keeping_for(form_class, owner):
+    """A subclass of ``form_class`` (with WriteOnlyFieldsMixin) that keeps typed values for ``owner``."""
+    return type(form_class.__name__, (form_class,), {"keep_for": owner})
