@@ -563,10 +563,17 @@ class TokenAdmin(BaseTokenAdmin):
         if request.user.is_superuser:
             return super().get_fieldsets(request, obj)
         description = (
-            "Your API token: scripts send it as the header “Authorization: Token <key>”, and act with your "
+            "Your API token: scripts send “Authorization: Token” and its key in a header, and act with your "
             "permissions. Delete it to revoke it."
         )
         return [(None, {"fields": [], "description": description})]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if not request.user.is_superuser:
+            # One token each, and nothing to edit on it.
+            extra_context = {**(extra_context or {}), "show_save_and_add_another": False,
+                             "show_save_and_continue": False}
+        return super().add_view(request, form_url, extra_context)
 
     def has_module_permission(self, request):
         return request.user.is_superuser or request.user.is_staff

@@ -72,6 +72,8 @@ def test_staff_make_a_token_for_themselves_only(client, viewer_user, admin_user)
     client.force_login(viewer_user)
     url = reverse("admin:authtoken_tokenproxy_add")
 
+    form = client.get(url).content.decode()
+    assert 'name="_save"' in form and 'name="_addanother"' not in form and 'name="user"' not in form
     # Naming another user is ignored: the form has no user field for them.
     response = client.post(url, {"user": admin_user.pk, "_save": "Save"})
 
