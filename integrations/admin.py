@@ -30,6 +30,7 @@ from .models import (
 from .placeholders import action_placeholder_errors, check_integration_placeholders, integration_names
 
 ADMIN_MEDIA = {"all": ["integrations/admin.css"]}
+SHOWN_FIELDS_JS = ["integrations/shown-fields.js"]  # shows only the fields that apply to a choice (forms.shows)
 
 
 def stored_state(value):
@@ -218,6 +219,7 @@ class IntegrationAdmin(KeptByRunsMixin, WriteOnlyAdminMixin, admin.ModelAdmin):
 
     class Media:
         css = ADMIN_MEDIA
+        js = SHOWN_FIELDS_JS
 
     # Every field of this page may hold a secret (the auth secret, each secret's value, and
     # anything typed by mistake): none of them is shown on Django's error page.
@@ -350,6 +352,7 @@ class ResponseMappingInline(PositionedInline):
 
 
 POLLING_DESCRIPTION = """
+<div data-shown-by="polling_mode" data-shown-for="poll">
 <p>With a <strong>blank polling URL</strong> the request repeats itself, and the first request is poll 1:
 its answer is checked against the stop conditions, its errors follow the error settings below, and it counts
 toward the attempt limit (3 = three requests in all).</p>
@@ -358,6 +361,14 @@ toward the attempt limit (3 = three requests in all).</p>
 it never reached the service, the answer was 429 or 503 with Retry-After, or the method is GET, PUT or DELETE;
 or where “first request is safe to repeat” is ticked. The attempt limit then counts polls.</p>
 <p>The stop conditions are the rows under “Stop conditions” below.</p>
+</div>
+<div data-shown-by="polling_mode" data-shown-for="callback">
+<p>When <strong>waiting for a callback</strong>, the run waits for the service to send a POST to
+{{ run.callback_url }}: put that placeholder in the request (in its body, say). Each callback is checked against the
+stop conditions below (with none, the first callback ends the run as succeeded); one that matches none keeps the run
+waiting, until the time limit. The interval, backoff and error settings apply to sending the first request again
+after an error.</p>
+</div>
 """
 
 
@@ -442,6 +453,7 @@ class ActionAdmin(KeptByRunsMixin, WriteOnlyAdminMixin, admin.ModelAdmin):
 
     class Media:
         css = ADMIN_MEDIA
+        js = SHOWN_FIELDS_JS
 
     @method_decorator(sensitive_post_parameters("client_certificate"))
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):

@@ -8,7 +8,7 @@ from django.forms.boundfield import BoundField
 from django.utils.html import format_html
 
 from .crypto import seal, unseal
-from .models import Action, Integration, Secret
+from .models import AUTH_FIELDS, CANCEL_WEBHOOK_FIELDS, POLLING_FIELDS, Action, Integration, Secret
 from .validators import json_map, parse_json_text, parse_seconds
 
 
@@ -228,7 +228,19 @@ class WriteOnlyFieldsMixin:
         return cleaned_data
 
 
+def shows(form, name, fields_for):
+    """Mark ``form``'s field ``name`` as choosing which fields apply: ``fields_for`` maps each of its values
+    ("true"/"false" for a checkbox) to the fields it reads. The admin's script hides the others."""
+    if name in form.fields:
+        data = {str(value): fields for value, fields in fields_for.items()}
+        form.fields[name].widget.attrs["data-shows"] = json.dumps(data)
+
+
 class IntegrationForm(WriteOnlyFieldsMixin, forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        shows(self, "auth_type", AUTH_FIELDS)
+
     class Meta:
         model = Integration
         fields = "__all__"
@@ -250,6 +262,11 @@ class SecretForm(WriteOnlyFieldsMixin, forms.ModelForm):
 
 
 class ActionForm(WriteOnlyFieldsMixin, forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        shows(self, "polling_mode", POLLING_FIELDS)
+        shows(self, "cancelable", {"true": CANCEL_WEBHOOK_FIELDS, "false": []})
+
     class Meta:
         model = Action
         fields = "__all__"

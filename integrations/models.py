@@ -79,6 +79,18 @@ class AuthType(models.TextChoices):
     OAUTH2 = "oauth2_client_credentials", "OAuth 2.0 client credentials"
 
 
+# The fields each kind of authentication reads (all required but these optional ones).
+AUTH_FIELDS = {
+    AuthType.NONE: [],
+    AuthType.BASIC: ["auth_username", "auth_secret"],
+    AuthType.BEARER: ["auth_secret"],
+    AuthType.API_KEY_HEADER: ["api_key_name", "auth_secret"],
+    AuthType.API_KEY_QUERY: ["api_key_name", "auth_secret"],
+    AuthType.OAUTH2: ["oauth_token_url", "oauth_client_id", "auth_secret", "oauth_scope"],
+}
+OPTIONAL_AUTH_FIELDS = {"oauth_scope"}
+
+
 class IntegrationQuerySet(models.QuerySet):
     def active(self):
         return self.filter(archived=False)
@@ -147,15 +159,8 @@ class Integration(models.Model):
 
     def clean(self):
         errors = {}
-        needs = {
-            AuthType.BASIC: ["auth_username", "auth_secret"],
-            AuthType.BEARER: ["auth_secret"],
-            AuthType.API_KEY_HEADER: ["api_key_name", "auth_secret"],
-            AuthType.API_KEY_QUERY: ["api_key_name", "auth_secret"],
-            AuthType.OAUTH2: ["oauth_token_url", "oauth_client_id", "auth_secret"],
-        }
-        for field in needs.get(self.auth_type, []):
-            if not getattr(self, field):
+        for field in AUTH_FIELDS.get(self.auth_type, []):
+            if field not in OPTIONAL_AUTH_FIELDS and not getattr(self, field):
                 label = self._meta.get_field(field).verbose_name
                 errors[field] = f"Required for {AuthType(self.auth_type).label} authentication ({label})."
         if self.auth_type == AuthType.API_KEY_HEADER and self.api_key_name and "api_key_name" not in errors:
@@ -217,6 +222,38 @@ class ErrorPolicy(models.TextChoices):
     RETRY = "retry", "Retry at the next interval (counts toward the error limit)"
     FAIL = "fail", "Fail the run at once"
     KEEP_POLLING = "keep_polling", "Keep polling (not an error, e.g. 404 = not there yet)"
+
+
+# The settings each polling mode reads. Waiting for a callback sends no polls, but the first request is
+# sent again after an error as the interval, backoff and error settings say, and the time limit ends the wait.
+RETRY_FIELDS = [
+    "poll_interval",
+    "poll_backoff",
+    "poll_backoff_max",
+    "poll_jitter",
+    "max_consecutive_errors",
+    "on_connection_error",
+    "on_rate_limited",
+    "on_server_error",
+    "on_other_status",
+]
+POLLING_FIELDS = {
+    PollingMode.NONE: [],
+    PollingMode.POLL: [
+        "poll_method",
+        "poll_url",
+        "poll_headers",
+        "poll_params",
+        "poll_body_type",
+        "poll_body",
+        "poll_max_attempts",
+        "poll_timeout",
+        *RETRY_FIELDS,
+    ],
+    PollingMode.CALLBACK: ["poll_timeout", *RETRY_FIELDS],
+}
+# Read only when a run of a cancelable action is cancelled.
+CANCEL_WEBHOOK_FIELDS = ["cancel_webhook_url", "cancel_webhook_method", "cancel_webhook_body"]
 
 
 class ActionQuerySet(models.QuerySet):

@@ -1,0 +1,117 @@
+"""The action and integration forms in a real Chromium: only the fields that apply, errors listed with links,
+typed secrets kept through an error, and pages that fit a phone.
+
+Screenshots go to test-artifacts/ so that a person can look at the pages.
+"""
+
+import pytest
+from django.urls import reverse
+from playwright.sync_api import expect
+
+from integrations.models import Action, Integration, StopCondition
+from tests.test_admin_browser import CHROMIUM, browser, orm_beside_playwright, page, screenshot  # noqa: F401
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed at /usr/bin/chromium"),
+]
+
+PHONE = {"width": 390, "height": 844}
+
+
+def shown(page, field):
+    """Whether ``field``'s row (or its box, on a line of several) is visible."""
+    box = page.locator(f".fieldBox.field-{field}")
+    return (box if box.count() else page.locator(f".form-row.field-{field}")).is_visible()
+
+
+def submit(page, button="_continue"):
+    """Press a submit button and wait for the page that answers."""
+    with page.expect_navigation():
+        page.click(f"input[name={button}]")
+
+
+def polling_help(page):
+    return page.locator(".description p", has_text="With a blank polling URL")
+
+
+def test_the_action_form_shows_the_fields_of_its_polling_mode(page, action):
+    page.goto(reverse("admin:integrations_action_change", args=[action.pk]))
+
+    assert page.input_value("#id_polling_mode") == "none"
+    assert not any(shown(page, field) for field in ["poll_url", "poll_interval", "poll_timeout", "on_server_error"])
+    assert not polling_help(page).is_visible()
+
+    page.select_option("#id_polling_mode", "poll")
+    assert all(shown(page, field) for field in ["poll_url", "poll_headers", "poll_max_attempts", "poll_backoff",
+                                                 "on_server_error"])
+    assert polling_help(page).is_visible()
+    page.locator("#id_polling_mode").scroll_into_view_if_needed()
+    screenshot(page, "action-polling-mode-poll")
+
+    page.select_option("#id_polling_mode", "callback")
+    assert all(shown(page, field) for field in ["poll_timeout", "poll_interval", "max_consecutive_errors"])
+    assert not any(shown(page, field) for field in ["poll_url", "poll_headers", "poll_max_attempts"])
+    assert page.locator(".description p", has_text="When waiting for a callback").is_visible()
+    assert not polling_help(page).is_visible()
+    screenshot(page, "action-polling-mode-callback")
+
+
+def test_the_cancel_webhook_shows_only_for_a_cancelable_action(page, action):
+    page.goto(reverse("admin:integrations_action_change", args=[action.pk]))
+    assert shown(page, "cancel_webhook_url")
+
+    page.uncheck("#id_cancelable")
+
+    assert not shown(page, "cancel_webhook_url") and not shown(page, "cancel_webhook_body")
+    assert shown(page, "include_context")
+
+
+@pytest.mark.parametrize(
+    "auth_type, fields",
+    [
+        ("none", []),
+        ("basic", ["auth_username", "auth_secret"]),
+        ("bearer", ["auth_secret"]),
+        ("api_key_query", ["api_key_name", "auth_secret"]),
+        ("oauth2_client_credentials", ["oauth_token_url", "oauth_client_id", "auth_secret", "oauth_scope"]),
+    ],
+)
+def test_the_integration_form_shows_the_fields_of_its_authentication(page, auth_type, fields):
+    every = ["auth_username", "auth_secret", "api_key_name", "oauth_token_url", "oauth_client_id", "oauth_scope"]
+    page.goto(reverse("admin:integrations_integration_add"))
+
+    page.select_option("#id_auth_type", auth_type)
+
+    assert sorted(field for field in every if shown(page, field)) == sorted(fields)
+    if auth_type == "oauth2_client_credentials":
+        page.locator("#id_auth_type").scroll_into_view_if_needed()
+        screenshot(page, "integration-auth-oauth2")
+
+
+def test_a_field_with_an_error_is_never_hidden(page, action):
+    page.goto(reverse("admin:integrations_action_change", args=[action.pk]))
+    page.select_option("#id_polling_mode", "poll")
+    page.fill("#id_poll_interval", "ten seconds")
+    page.select_option("#id_polling_mode", "none")
+    submit(page)
+
+    assert page.input_value("#id_polling_mode") == "none"
+    assert shown(page, "poll_interval")
+    assert "is not a duration" in page.inner_text(".field-poll_interval .errorlist")
+    assert not shown(page, "poll_url")
+
+
+def test_without_javascript_every_field_is_shown(browser, live_server, admin_user, action):
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
+    page = context.new_page()
+    page.goto(reverse("admin:login"))
+    page.fill("#id_username", admin_user.username)
+    page.fill("#id_password", "alice-password-123")
+    page.click("input[type=submit]")
+    page.goto(reverse("admin:integrations_action_change", args=[action.pk]))
+
+    assert all(shown(page, field) for field in ["poll_url", "poll_timeout", "on_server_error", "cancel_webhook_url"])
+    context.close()
+
+
