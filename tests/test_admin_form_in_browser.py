@@ -115,3 +115,63 @@ def test_without_javascript_every_field_is_shown(browser, live_server, admin_use
     context.close()
 
 
+def test_the_error_summary_links_to_each_field_in_error(page, action):
+    page.goto(reverse("admin:integrations_action_change", args=[action.pk]))
+    page.fill("#id_headers", '{"Accept": }')
+    add_row = page.locator("#stop_conditions-group .add-row a")
+    add_row.click()
+    add_row.click()
+    page.fill("#id_stop_conditions-0-path", "status")
+    page.fill("#id_stop_conditions-1-path", "$.data[")
+    submit(page)
+
+    summary = page.locator(".error-summary")
+    expect(summary.locator("li")).to_have_count(2)
+    screenshot(page, "action-error-summary")
+
+    summary.get_by_role("link", name="Stop condition 2 › Path").click()
+
+    page.wait_for_function("location.hash === '#id_stop_conditions-1-path'")
+    target = page.locator("#id_stop_conditions-1-path")
+    assert target.is_visible()
+    top = target.evaluate("element => element.getBoundingClientRect().top")
+    assert 0 < top < page.viewport_size["height"]
+    assert "Invalid JSONPath" in page.inner_text("#stop_conditions-1 .errorlist")
+
+    page.locator(".error-summary").scroll_into_view_if_needed()
+    summary.get_by_role("link", name="Request › Headers").click()
+    page.wait_for_function("location.hash === '#id_headers'")
+    assert page.locator("#id_headers").evaluate("element => element.getBoundingClientRect().top") > 0
+    assert not StopCondition.objects.exists()
+
+
+def test_a_typed_secret_survives_an_error_elsewhere(page):
+    page.goto(reverse("admin:integrations_integration_add"))
+    page.locator("#id_name").press_sequentially("Vault")
+    page.select_option("#id_auth_type", "bearer")
+    page.fill("#id_auth_secret", "browser-PLAINTEXT-bearer")
+    page.click("#secrets-group .add-row a")
+    page.fill("#id_secrets-0-name", "TOKEN")
+    page.fill("#id_secrets-0-value", "browser-PLAINTEXT-row")
+    page.fill("#id_default_headers", "{oops")
+    submit(page)
+
+    assert "Invalid JSON" in page.inner_text(".error-summary")
+    html = page.content()
+    assert "browser-PLAINTEXT" not in html
+    assert page.input_value("#id_auth_secret") == "" and page.input_value("#id_secrets-0-value") == ""
+    assert page.locator(".field-auth_secret .write-only-kept").inner_text().startswith("Typed value: kept, not shown")
+    assert page.locator("#secrets-0 .write-only-kept").is_visible()
+    page.locator("#id_auth_secret").scroll_into_view_if_needed()
+    screenshot(page, "integration-secret-kept")
+
+    page.fill("#id_default_headers", "{}")
+    submit(page)
+
+    assert "was added successfully" in page.inner_text(".messagelist .success")
+    integration = Integration.objects.get(slug="vault")
+    assert integration.auth_secret == "browser-PLAINTEXT-bearer"
+    assert integration.secrets.get(name="TOKEN").value == "browser-PLAINTEXT-row"
+    assert "browser-PLAINTEXT" not in page.content()
+
+
