@@ -175,3 +175,42 @@ def test_a_typed_secret_survives_an_error_elsewhere(page):
     assert "browser-PLAINTEXT" not in page.content()
 
 
+@pytest.fixture
+def phone(page):
+    page.set_viewport_size(PHONE)
+    return page
+
+
+def page_width(page):
+    return page.evaluate("document.scrollingElement.scrollWidth")
+
+
+@pytest.mark.parametrize("name", ["integration", "action"])
+def test_the_lists_fit_a_phone(phone, action, name):
+    Action.objects.create(integration=action.integration, name="Look up a very long ticket name", slug="look",
+                          url="/tickets/{{ ticket_id }}/with/a/rather/long/path/that/goes/on")
+    phone.goto(reverse(f"admin:integrations_{name}_changelist"))
+
+    assert page_width(phone) <= PHONE["width"]
+    screenshot(phone, f"phone-{name}-list")
+
+
+def test_the_action_page_fits_a_phone_and_its_tables_scroll_in_their_box(phone, action):
+    StopCondition.objects.create(action=action, path="$.data.status", value="done", target_field="status")
+    phone.goto(reverse("admin:integrations_action_change", args=[action.pk]))
+    phone.select_option("#id_polling_mode", "poll")
+
+    assert page_width(phone) <= PHONE["width"]
+    box = phone.locator("#stop_conditions-group fieldset")
+    sizes = box.evaluate("element => [element.scrollWidth, element.clientWidth]")
+    assert sizes[0] > sizes[1]  # the table is wider than its box, which scrolls
+    assert box.evaluate("element => getComputedStyle(element).overflowX") == "auto"
+    screenshot(phone, "phone-action-change")
+
+
+def test_the_integration_page_fits_a_phone(phone, action):
+    phone.goto(reverse("admin:integrations_integration_change", args=[action.integration.pk]))
+    phone.click("#secrets-group .add-row a")
+
+    assert page_width(phone) <= PHONE["width"]
+    screenshot(phone, "phone-integration-change")
