@@ -38,6 +38,14 @@ def browser(orm_beside_playwright):
         browser.close()
 
 
+@pytest.fixture
+def page(browser, transactional_db, live_server, admin_user):
+    """A browser tab logged in as an Integrations Admin, on the live server."""
+    page = logged_in_page(browser, live_server.url, admin_user.username, "alice-password-123")
+    yield page
+    page.context.close()
+
+
 def logged_in_page(browser, base_url, username, password, *, width=1280, height=900):
     """A new tab of its own browser context, logged into the admin at ``base_url``."""
     context = browser.new_context(base_url=base_url, viewport={"width": width, "height": height})

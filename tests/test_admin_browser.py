@@ -3,60 +3,12 @@
 Screenshots go to test-artifacts/ so that a person can look at the pages.
 """
 
-from pathlib import Path
-
-import pytest
 from django.urls import reverse
 
 from integrations.models import Integration
+from tests.browser import BROWSER, browser, orm_beside_playwright, page, screenshot  # noqa: F401
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed at /usr/bin/chromium"),
-]
-
-
-@pytest.fixture(scope="module")
-def orm_beside_playwright():
-    # Playwright's sync API keeps an event loop running in this thread; Django
-    # then refuses ORM calls from it (even the flush after each test) unless told they are safe.
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        yield
-
-
-@pytest.fixture(scope="module")
-def browser(orm_beside_playwright):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser, transactional_db, live_server, admin_user):
-    """A browser tab logged in as an Integrations Admin."""
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.goto(reverse("admin:login"))
-    page.fill("#id_username", admin_user.username)
-    page.fill("#id_password", "alice-password-123")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
-    yield page
-    context.close()
-
-
-def screenshot(page, name):
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+pytestmark = BROWSER
 
 
 def choose_in_autocomplete(page, field, text):

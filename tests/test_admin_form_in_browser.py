@@ -9,12 +9,9 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from integrations.models import Action, Integration, StopCondition
-from tests.test_admin_browser import CHROMIUM, browser, orm_beside_playwright, page, screenshot  # noqa: F401
+from tests.browser import BROWSER, browser, orm_beside_playwright, page, screenshot  # noqa: F401
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed at /usr/bin/chromium"),
-]
+pytestmark = BROWSER
 
 PHONE = {"width": 390, "height": 844}
 

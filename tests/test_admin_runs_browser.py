@@ -268,3 +268,31 @@ def test_a_viewer_sees_runs_but_no_run_now_refire_or_cancel(viewer_page, site, t
     page.goto(reverse("admin:integrations_action_changelist"))
     assert page.locator("a.run-now-link").count() == 0
     assert Action.objects.count() == 1
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.mark.parametrize("site", ["development"], indirect=True)
+def test_the_runs_list_a_run_page_and_a_debug_view_fit_a_phone(browser, site, admin_user):  # noqa: F811
+    action = job_action(site, name="Look up a rather long ticket name in the archive")
+    run = Run.objects.create(action=action, integration=action.integration, status=Status.FAILED,
+                             reason="3 errors in a row while polling; the last: Connection failed (refused).",
+                             variables={"customer": "Wide Customer Name Limited", "order": "A-0000001234567"})
+    exchange = run.exchanges.create(
+        kind="poll", attempt=3, method="GET", url=f"{site.url}/sandbox/jobs/" + "x" * 120 + "/", status_code=500,
+        response_body=json.dumps({"detail": "a long explanation " * 20}), failed_part="response",
+        response_headers={"Content-Type": "application/json"}, decision="The service answered 500.")
+    page = logged_in_page(browser, site.url, "alice", "alice-password-123", **PHONE)
+    try:
+        for name, url in [("runs-list", reverse("admin:runs_run_changelist")),
+                          ("run-page", reverse("admin:runs_run_change", args=[run.pk])),
+                          ("debug-view", reverse("admin:runs_run_exchange", args=[run.pk, exchange.pk]))]:
+            page.goto(url)
+            assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"], name
+            screenshot(page, f"phone-{name}")
+        page.goto(reverse("admin:runs_run_change", args=[run.pk]))
+        log = page.locator(".run-log-scroll")
+        assert log.evaluate("element => getComputedStyle(element).overflowX") == "auto"
+    finally:
+        page.context.close()

@@ -5,32 +5,10 @@ The screenshot goes to test-artifacts/ so that a person can look at the page.
 """
 
 import re
-from pathlib import Path
 
-import pytest
+from tests.browser import BROWSER, browser, orm_beside_playwright, screenshot  # noqa: F401
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed at /usr/bin/chromium"),
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    # Playwright's sync API keeps an event loop running in this thread; Django then refuses ORM calls
-    # from it (making the test's user, the flush after the test) unless told they are safe.
-    with pytest.MonkeyPatch.context() as monkeypatch, sync_api.sync_playwright() as playwright:
-        monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
+pytestmark = BROWSER
 
 
 def test_an_admin_logs_in_through_the_production_server_and_the_admin_stylesheet_applies(
@@ -55,7 +33,6 @@ def test_an_admin_logs_in_through_the_production_server_and_the_admin_stylesheet
         assert header == "rgb(65, 118, 144)"
         font = page.evaluate("getComputedStyle(document.body).fontFamily")
         assert "system-ui" in font
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=ARTIFACTS / "production-admin-index.png", full_page=True)
+        screenshot(page, "production-admin-index")
     finally:
         context.close()
