@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from runs.models import Heartbeat, Run, Status
+from runs.models import Heartbeat, Status
 from runs.services import start_run
 from tests.cluster import Workers
 from tests.engine_helpers import make_action
