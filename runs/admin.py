@@ -44,6 +44,9 @@ def run_url(run_id):
 
 
 def status_badge(run):
+    if run.is_scheduled:
+        return format_html('<span class="run-status run-status--scheduled" title="Starts at {}">Scheduled</span>',
+                           date_format(timezone.localtime(run.next_poll_at), "DATETIME_FORMAT"))
     return format_html('<span class="run-status run-status--{}">{}</span>', run.status, run.get_status_display())
 
 

@@ -147,7 +147,13 @@ class Run(models.Model):
 
     @property
     def can_cancel(self):
-        return self.status in ACTIVE and self.action.cancelable
+        return self.status in ACTIVE and (self.action.cancelable or self.is_scheduled)
+
+    @property
+    def is_scheduled(self):
+        """Nothing sent yet, and its first request is due later (the action's fixed start time)."""
+        return (self.status == Status.PENDING and self.attempt == 0 and self.next_poll_at is not None
+                and self.next_poll_at > timezone.now())
 
     @property
     def callback_url(self):

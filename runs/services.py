@@ -61,6 +61,8 @@ def start_run(action, variables=None, *, rehearsal=False, user=None, refired_fro
         integration=action.integration,
         variables=variables,
         rehearsal=rehearsal,
+        reason=(f"Scheduled: the action starts at its fixed start time, {start_at:%Y-%m-%d %H:%M:%S %Z}."
+                if start_at > now else ""),
         created_by=user,
         refired_from=refired_from,
         previous_run=previous_run,
@@ -98,13 +100,17 @@ def refire(run, variables=None, *, user=None):
 
 
 def cancel(run, *, user=None):
-    """Cancel an active run of a cancelable action, then call its cancel webhook if it has one."""
-    if not run.action.cancelable:
-        raise NotCancelable(f"Runs of {run.action.name} cannot be cancelled (the action is not cancelable).")
+    """Cancel an active run of a cancelable action, then call its cancel webhook if it has one.
+
+    A run still waiting for its fixed start time has sent nothing: it can be cancelled whatever the action says.
+    """
     with transaction.atomic():
         run = Run.objects.select_for_update().select_related("action", "integration").get(pk=run.pk)
         if run.status not in ACTIVE:
             raise RunFinished(f"The run is already {run.get_status_display().lower()}.")
+        if not run.action.cancelable and not run.is_scheduled:
+            raise NotCancelable(f"Runs of {run.action.name} cannot be cancelled (the action is not cancelable).")
+        scheduled = run.is_scheduled
         who = f" by {user}" if user else ""
         run.check_transition(Status.CANCELLED)
         now = timezone.now()
@@ -113,7 +119,7 @@ def cancel(run, *, user=None):
         run.lease_token, run.lease_holder, run.lease_until, run.in_flight = "", "", None, False
         run.save(update_fields=["status", "reason", "finished_at", "next_poll_at", "lease_token", "lease_holder",
                                 "lease_until", "in_flight"])
-    if run.action.cancel_webhook_url:
+    if run.action.cancel_webhook_url and not scheduled:  # nothing was started that the service must stop
         _call_cancel_webhook(run)
     return run
 
