@@ -1,0 +1,312 @@
+"""ChiefOnboarding integration manifests: their requests become a chain of actions of one integration.
+
+A manifest's ``execute`` list (and its ``revoke`` list, as a second chain)
+is turned into an integration document of our own (the shape
+export_integration writes), which transfer.import_integration then checks
+and writes like any other: nothing is written unless everything is right.
+
+How a manifest's parts map onto ours:
+
+- ``initial_data_form`` values (the integration's settings, tokens) become
+  secrets, read as ``{{ secrets.ID }}``; their values are given at import.
+- ``store_data`` becomes response mappings: the value is a stored field,
+  read by later steps as ``{{ NAME }}`` as in ChiefOnboarding.
+- Any other placeholder (``{{ email }}``, ``{{ first_name }}``, an
+  ``extra_user_info`` id) is a variable of the run: every step declares the
+  variables the chain uses, so the first asks for them and the next carry them.
+- ``headers`` of a step replace the manifest's ``headers`` (as in
+  ChiefOnboarding); an ``Authorization: Basic user:password`` header, which
+  ChiefOnboarding encodes when it sends it, becomes the integration's Basic
+  authentication.
+- ``polling`` {interval, amount} with ``continue_if`` repeats the step's own
+  request (the first answer counts) until ``continue_if`` matches: a success
+  stop condition and an attempt limit of ``amount``; ``continue_if`` alone
+  is a continue-if row (the answer must match, or the run fails).
+- ``status_code`` is the accepted statuses; ``save_as_file`` and ``files``
+  keep their meaning.
+
+Whatever cannot be expressed so (OAuth, per-hire forms, the ``exists``
+check, notifications, Django template tags and filters) is refused, naming it.
+"""
+
+import json
+import re
+
+from django.utils.text import slugify
+
+from .templating import NAME, PLACEHOLDER
+
+EXECUTE_KEYS = {"url", "data", "method", "headers", "store_data", "continue_if", "polling", "save_as_file", "files",
+                "status_code", "cast_data_to_json"}
+REVOKE_KEYS = {"url", "data", "method", "headers", "status_code", "cast_data_to_json"}
+METHODS = {"HEAD", "GET", "POST", "PUT", "PATCH", "DELETE"}
+UNSUPPORTED = {
+    "oauth": "OAuth (ChiefOnboarding's authorization-code sign-in) has no counterpart here; an integration "
+             "authenticates with Basic, a bearer token, an API key or OAuth client credentials",
+    "form": "per-hire forms (\"form\") ask a person to choose while the integration runs; declare the values "
+            "as inputs instead",
+    "exists": "the \"exists\" check (does the user already have an account) is not a chain step; define it as "
+              "an action of its own",
+    "post_execute_notification": "notifications after a run (\"post_execute_notification\") are not sent by "
+                                 "this product",
+}
+KNOWN = {"execute", "revoke", "headers", "initial_data_form", "extra_user_info", *UNSUPPORTED}
+ITEM_UNSUPPORTED = {
+    "extra_headers": "\"extra_headers\" (ChiefOnboarding's Pritunl signing) has no counterpart here",
+}
+# Placeholders ChiefOnboarding fills for its OAuth flow.
+OAUTH_NAMES = {"redirect_url", "access_token", "refresh_token", "oauth"}
+
+
+class ManifestRefused(Exception):
+    """The manifest was not imported; ``faults`` names each part it could not express, in words."""
+
+    def __init__(self, faults):
+        self.faults = faults
+        super().__init__("\n".join(faults))
+
+
+class _Converter:
+    def __init__(self, manifest):
+        self.manifest = manifest
+        self.faults = []
+        self.secret_ids = set()
+        self.variables = []  # of the chain being converted, in the order they are first used
+        self.basic_auth = set()
+
+    def fault(self, where, message):
+        self.faults.append(f"{where}: {message}." if where else f"{message}.")
+
+    # --- placeholders ------------------------------------------------------------------------------------
+
+    def text(self, value, where, stored):
+        """``value`` with ChiefOnboarding's placeholders written as ours."""
+        if not isinstance(value, str):
+            return value
+        if "{%" in value or "{#" in value:
+            self.fault(where, "Django template tags ({% ... %}) and comments cannot be expressed; "
+                              "only {{ name }} placeholders")
+            return value
+
+        def replace(match):
+            inner = match.group(1).strip()
+            if "|" in inner:
+                self.fault(where, f"the template filter in {match.group(0)} cannot be expressed; "
+                                  "only plain {{ name }} placeholders")
+                return match.group(0)
+            if not NAME.fullmatch(inner):
+                self.fault(where, f"{match.group(0)} is not a placeholder this product reads")
+                return match.group(0)
+            if inner in OAUTH_NAMES:
+                self.fault(where, f"{{{{ {inner} }}}} belongs to ChiefOnboarding's OAuth flow, which has no "
+                                  "counterpart here")
+                return match.group(0)
+            if inner in self.secret_ids:
+                return f"{{{{ secrets.{inner} }}}}"
+            root = inner.split(".")[0]
+            if root not in stored and root not in self.variables:
+                self.variables.append(root)
+            return f"{{{{ {inner} }}}}"
+
+        return PLACEHOLDER.sub(replace, value)
+
+    def secrets_only(self, text, where):
+        """``text`` converted, where every placeholder must be an initial_data_form value (a secret)."""
+        for name in (match.group(1).strip() for match in PLACEHOLDER.finditer(text)):
+            if name not in self.secret_ids:
+                self.fault(where, f"Basic credentials become the integration's authentication, which may only "
+                                  f"use initial_data_form values; {{{{ {name} }}}} is not one")
+        return self.text(text, where, stored=set()) if not self.faults else text
+
+    def value(self, value, where, stored):
+        """A JSON value with every string (keys too) converted."""
+        if isinstance(value, str):
+            return self.text(value, where, stored)
+        if isinstance(value, dict):
+            return {self.text(key, where, stored): self.value(item, where, stored) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.value(item, where, stored) for item in value]
+        return value
+
+    # --- the manifest ----------------------------------------------------------------------------------------
+
+    def convert(self, *, name, slug, secrets):
+        manifest = self.manifest
+        if not isinstance(manifest, dict):
+            raise ManifestRefused(["A manifest is a JSON object with an \"execute\" list."])
+        for key in manifest:
+            if key in UNSUPPORTED:
+                self.fault(key, UNSUPPORTED[key])
+            elif key not in KNOWN:
+                self.fault(key, "not a part of a ChiefOnboarding manifest this product knows")
+        execute = manifest.get("execute")
+        if not isinstance(execute, list) or not execute:
+            self.fault("execute", "a manifest needs a non-empty list of requests to make")
+            execute = []
+
+        for number, item in enumerate(manifest.get("initial_data_form") or [], start=1):
+            ident = item.get("id") if isinstance(item, dict) else None
+            if not isinstance(ident, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", ident):
+                self.fault(f"initial_data_form #{number}", "its id must be a name of letters, digits and "
+                                                           "underscores (it becomes a secret's name)")
+            else:
+                self.secret_ids.add(ident)
+        headers = manifest.get("headers") or {}
+        if not isinstance(headers, dict):
+            self.fault("headers", "must be an object of header names to values")
+            headers = {}
+
+        actions = self.chain("execute", "step", execute, headers, EXECUTE_KEYS, name)
+        revoke = manifest.get("revoke") or []
+        if not isinstance(revoke, list):
+            self.fault("revoke", "must be a list of requests")
+            revoke = []
+        actions += self.chain("revoke", "revoke", revoke, headers, REVOKE_KEYS, f"{name}, revoke")
+
+        document = {
+            "name": name,
+            "slug": slug,
+            "description": "Imported from a ChiefOnboarding manifest.",
+            "base_url": "",
+            "default_headers": {},
+            "auth_type": "none",
+            "secrets": dict(secrets or {}),
+            "secrets_set": sorted(self.secret_ids),
+            "actions": actions,
+        }
+        if len(self.basic_auth) > 1:
+            self.fault("headers", "the requests send different Basic credentials; this product keeps one "
+                                  "Basic authentication per integration")
+        elif self.basic_auth:
+            username, password = next(iter(self.basic_auth))
+            document.update(auth_type="basic", auth_username=username, auth_secret=password)
+        if self.faults:
+            raise ManifestRefused(self.faults)
+        return document
+
+    def chain(self, part, prefix, items, default_headers, allowed, title):
+        self.variables = []
+        stored, actions = set(), []
+        for number, item in enumerate(items, start=1):
+            where = f"{part} #{number}"
+            if not isinstance(item, dict):
+                self.fault(where, "a request is a JSON object")
+                continue
+            for key in item:
+                if key in ITEM_UNSUPPORTED:
+                    self.fault(f"{where} {key}", ITEM_UNSUPPORTED[key])
+                elif key not in allowed:
+                    self.fault(f"{where} {key}", f"not a key of a {part} request this product knows "
+                                                 f"(known: {', '.join(sorted(allowed))})")
+            actions.append(self.action(item, where, number, prefix, default_headers, stored, title))
+        for action, following in zip(actions, actions[1:]):
+            action["next_action"] = following["slug"]
+        # Every step declares the chain's variables: the first asks for them, the next carry them.
+        for action in actions:
+            action["inputs"] = [{"name": variable, "required": True} for variable in self.variables]
+        return actions
+
+    def action(self, item, where, number, prefix, default_headers, stored, title):
+        method = str(item.get("method", "POST")).upper()
+        if method not in METHODS:
+            self.fault(f"{where} method", f"{item.get('method')!r} is not one of {', '.join(sorted(METHODS))}")
+            method = "POST"
+        url = item.get("url")
+        if not isinstance(url, str) or not url.strip():
+            self.fault(f"{where} url", "every request needs a url")
+            url = ""
+        headers = item.get("headers") or default_headers  # a step's headers replace the manifest's
+        if not isinstance(headers, dict):
+            self.fault(f"{where} headers", "must be an object of header names to values")
+            headers = {}
+        converted_headers = {}
+        for header, value in headers.items():
+            if header.lower() == "authorization" and str(value).startswith("Basic "):
+                credentials = self.secrets_only(str(value)[len("Basic "):], f"{where} headers")
+                username, colon, password = credentials.partition(":")
+                if not colon:
+                    self.fault(f"{where} headers", "an Authorization: Basic header needs user:password")
+                else:
+                    self.basic_auth.add((username, password))
+                continue
+            converted_headers[self.text(header, f"{where} headers", stored)] = self.text(
+                str(value), f"{where} headers", stored)
+
+        action = {
+            "name": f"{title}: step {number}" if prefix == "step" else f"{title} {number}",
+            "slug": f"{prefix}-{number}",
+            "description": f"{method} {url}"[:500],
+            "method": method,
+            "url": self.text(url, f"{where} url", stored),
+            "headers": converted_headers,
+            "polling_mode": "none",
+            "stop_conditions": [],
+            "continue_if": [],
+            "mappings": [],
+        }
+        data = item.get("data")
+        if data not in (None, {}, [], ""):
+            if isinstance(data, str):
+                action.update(body_type="raw", body=self.text(data, f"{where} data", stored))
+            else:
+                action.update(body_type="json", body=json.dumps(self.value(data, f"{where} data", stored)))
+        codes = item.get("status_code")
+        if codes:
+            if not isinstance(codes, list) or not all(isinstance(code, int) for code in codes):
+                self.fault(f"{where} status_code", "must be a list of status codes")
+            else:
+                action["accepted_statuses"] = ",".join(str(code) for code in codes)
+
+        condition = item.get("continue_if")
+        if condition is not None:
+            if not isinstance(condition, dict) or set(condition) != {"response_notation", "value"}:
+                self.fault(f"{where} continue_if", "must be {\"response_notation\": ..., \"value\": ...}")
+                condition = None
+        polling = item.get("polling")
+        if polling is not None:
+            interval, amount = (polling.get("interval"), polling.get("amount")) if isinstance(polling, dict) else (
+                None, None)
+            if not (isinstance(interval, int) and 1 <= interval <= 3600 and isinstance(amount, int)
+                    and 1 <= amount <= 100):
+                self.fault(f"{where} polling", "must be {\"interval\": 1 to 3600 seconds, \"amount\": 1 to 100}")
+            elif condition is None:
+                self.fault(f"{where} polling", "polling needs continue_if, which says when to stop")
+            else:
+                action.update(polling_mode="poll", poll_url="", poll_interval=interval, poll_max_attempts=amount)
+                action["stop_conditions"] = [{
+                    "group": 1, "path": str(condition["response_notation"]), "operator": "equals",
+                    "value": self.text(str(condition["value"]), f"{where} continue_if", stored),
+                    "outcome": "success",
+                }]
+        if condition is not None and polling is None:
+            action["continue_if"] = [{
+                "path": str(condition["response_notation"]), "operator": "equals",
+                "value": self.text(str(condition["value"]), f"{where} continue_if", stored),
+            }]
+
+        source = "result" if polling is not None else "request"
+        store = item.get("store_data") or {}
+        if not isinstance(store, dict):
+            self.fault(f"{where} store_data", "must be an object of names to paths")
+            store = {}
+        for field, path in store.items():
+            action["mappings"].append({"field": field, "path": str(path), "source": source})
+        if item.get("save_as_file"):
+            action["save_as_file"] = self.text(str(item["save_as_file"]), f"{where} save_as_file", stored)
+        if item.get("files"):
+            files = item["files"]
+            if not isinstance(files, dict):
+                self.fault(f"{where} files", "must be an object of form field names to file names")
+            else:
+                action["files"] = {key: self.text(str(value), f"{where} files", stored) for key, value in files.items()}
+        stored.update(store)  # stored after this step's answer: the steps that follow read them
+        return action
+
+
+def manifest_document(manifest, *, name, slug="", secrets=None):
+    """Our integration document for ``manifest``; raises ManifestRefused naming each fault.
+
+    ``secrets`` ({ID: value}) are the values of its initial_data_form; the
+    import names those that have none (unless the integration it replaces has them).
+    """
+    return _Converter(manifest).convert(name=name, slug=slug or slugify(name), secrets=secrets)
