@@ -10,4 +10,6 @@ urlpatterns = [
     path("jobs/", views.create_job, name="jobs"),
     path("jobs/<str:token>/", views.job_status, name="job"),
     path("jobs/<str:token>/cancel/", views.cancel_job, name="cancel"),
+    path("jobs/<str:token>/report/", views.job_report, name="report"),
+    path("uploads/", views.receive_upload, name="uploads"),
 ]

@@ -18,14 +18,17 @@ an action with "convert XML response to JSON" reads ``job.id`` and
 errors read ``{"detail": …}``, and a 400 adds ``"errors": {field: fault}``.
 """
 
+import hashlib
 import hmac
 import json
 import logging
 import math
 import secrets
+import struct
 import threading
 import time
 import urllib.request
+import zlib
 from datetime import datetime, timezone
 from functools import wraps
 from http.client import HTTPException
@@ -249,6 +252,8 @@ def index(request):
                 "outcome (successful|failed), callback_url, format (json|xml)}.",
                 "GET jobs/<id>/": "Its status: queued, running, then successful or failed; ?format=xml or json.",
                 "POST jobs/<id>/cancel/": "Acknowledge a cancel.",
+                "GET jobs/<id>/report/": "A finished job's report, a PNG image (409 until the job has finished).",
+                "POST uploads/": "Receive files as multipart/form-data: their names, sizes and SHA-256 digests.",
             },
         }
     )
@@ -291,3 +296,43 @@ def cancel_job(request, token, job):
     """Acknowledge a cancel; nothing is stored, so polling the job afterwards goes on as before."""
     return render({"id": token, "status": "cancelled"}, job["format"])
 
+
+
+def report_png(token, job):
+    """A small PNG image that is the job's report: the same job always gives the same bytes."""
+    width, height = 64, 16
+    seed = hashlib.sha256(token.encode()).digest()
+    rows = b"".join(b"\x00" + bytes(seed[(x + y) % len(seed)] for x in range(width * 3)) for y in range(height))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+@endpoint("GET")
+@job_or_404
+def job_report(request, token, job):
+    """The report of a finished job, as a file to download."""
+    status, _ = job_state(job, now())
+    if status not in OUTCOMES:
+        return error(409, f"The job is {status}: its report exists once it has finished.")
+    response = HttpResponse(report_png(token, job), content_type="image/png")
+    response["Content-Disposition"] = 'attachment; filename="report.png"'
+    return response
+
+
+@endpoint("POST")
+def receive_upload(request):
+    """Files posted as multipart/form-data: each one's field, name, size and SHA-256, and the other fields."""
+    if not request.content_type.startswith("multipart/form-data"):
+        return error(415, "Send the files as multipart/form-data.")
+    files = [
+        {"field": field, "name": upload.name, "size": upload.size, "content_type": upload.content_type,
+         "sha256": hashlib.sha256(b"".join(upload.chunks())).hexdigest()}
+        for field, uploads in request.FILES.lists() for upload in uploads
+    ]
+    if not files:
+        return error(400, "No file was sent.", errors={"files": "Send at least one file."})
+    return JsonResponse({"status": "received", "files": files, "fields": dict(request.POST.items())}, status=201)

@@ -251,3 +251,56 @@ def test_a_failing_callback_is_logged_not_raised(httpserver, caplog):
 
     assert "Sandbox callback to" in caplog.text
     assert "503" in caplog.text
+
+
+def test_a_finished_job_has_a_png_report_and_an_unfinished_one_not_yet(client, clock):
+    job_id = create(client, name="backup", seconds=5).json()["id"]
+
+    early = client.get(f"/sandbox/jobs/{job_id}/report/", headers=AUTH)
+    clock.value += 5
+    report = client.get(f"/sandbox/jobs/{job_id}/report/", headers=AUTH)
+    again = client.get(f"/sandbox/jobs/{job_id}/report/", headers=AUTH)
+
+    assert early.status_code == 409
+    assert early.json()["detail"] == "The job is queued: its report exists once it has finished."
+    assert report.status_code == 200
+    assert report["Content-Type"] == "image/png"
+    assert report.content.startswith(b"\x89PNG\r\n\x1a\n")
+    assert report.content == again.content
+    assert png_pixels(report.content) == (64, 16, 16 * (1 + 64 * 3))
+
+
+def png_pixels(data):
+    """(width, height, bytes of pixel rows) of a PNG, every chunk's CRC checked."""
+    import struct
+    import zlib
+
+    position, chunks = 8, {}
+    while position < len(data):
+        (length,) = struct.unpack(">I", data[position:position + 4])
+        kind, body = data[position + 4:position + 8], data[position + 8:position + 8 + length]
+        (crc,) = struct.unpack(">I", data[position + 8 + length:position + 12 + length])
+        assert crc == zlib.crc32(kind + body), kind
+        chunks[kind] = body
+        position += 12 + length
+    width, height = struct.unpack(">II", chunks[b"IHDR"][:8])
+    return width, height, len(zlib.decompress(chunks[b"IDAT"]))
+
+
+def test_uploads_are_described_by_name_size_and_digest(client):
+    import hashlib
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    content = bytes(range(256)) * 3
+    response = client.post("/sandbox/uploads/", {"document": SimpleUploadedFile("r.png", content, "image/png"),
+                                                 "note": "hello"}, headers=AUTH)
+
+    assert response.status_code == 201
+    assert response.json() == {
+        "status": "received",
+        "files": [{"field": "document", "name": "r.png", "size": 768, "content_type": "image/png",
+                   "sha256": hashlib.sha256(content).hexdigest()}],
+        "fields": {"note": "hello"},
+    }
+    assert client.post("/sandbox/uploads/", {"note": "x"}, headers=AUTH).status_code == 400
+    assert client.post("/sandbox/uploads/", "{}", content_type="application/json", headers=AUTH).status_code == 415
