@@ -1,12 +1,16 @@
 """The sandbox plays a remote job API: stateless ids, status from elapsed time, XML, callbacks."""
 
+import hashlib
 import importlib
 import json
 import logging
 import queue
+import struct
+import zlib
 
 import pytest
 import xmltodict
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import clear_url_caches
 from werkzeug import Response
 
@@ -272,9 +276,6 @@ def test_a_finished_job_has_a_png_report_and_an_unfinished_one_not_yet(client, c
 
 def png_pixels(data):
     """(width, height, bytes of pixel rows) of a PNG, every chunk's CRC checked."""
-    import struct
-    import zlib
-
     position, chunks = 8, {}
     while position < len(data):
         (length,) = struct.unpack(">I", data[position:position + 4])
@@ -288,9 +289,6 @@ def png_pixels(data):
 
 
 def test_uploads_are_described_by_name_size_and_digest(client):
-    import hashlib
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
     content = bytes(range(256)) * 3
     response = client.post("/sandbox/uploads/", {"document": SimpleUploadedFile("r.png", content, "image/png"),
                                                  "note": "hello"}, headers=AUTH)
