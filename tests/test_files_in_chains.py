@@ -1,0 +1,130 @@
+"""save_as_file keeps a response body as a file of the run; files uploads it from a later run of the chain."""
+
+import email.parser
+import email.policy
+
+import pytest
+from django.core.files.storage import default_storage
+
+from runs.models import Exchange, RunFile, Status
+from runs.services import start_run
+from tests.engine_helpers import drive, make_action
+from tests.servers import Reply, reply
+
+pytestmark = pytest.mark.usefixtures("q_sync", "media_root")
+
+# Every byte value, NUL and invalid UTF-8 included: the upload must carry them untouched.
+BINARY = bytes(range(256)) * 40
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+def multipart_parts(request):
+    """{form field name: (file name or None, content type, bytes)} of a multipart/form-data request."""
+    head = f"Content-Type: {request.headers['Content-Type']}\r\n\r\n".encode()
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + request.body)
+    return {
+        part.get_param("name", header="content-disposition"): (
+            part.get_filename(), part.get_content_type(), part.get_payload(decode=True))
+        for part in message.iter_parts()
+    }
+
+
+def download_then_upload(server, **upload_fields):
+    server.script("/export", Reply(body=BINARY, headers={"Content-Type": "application/pdf"}))
+    server.script("/upload", reply(json={"ok": True}))
+    download = make_action(server.base_url, name="Export", method="GET", url="/export", save_as_file="report.pdf")
+    upload = make_action(server.base_url, integration=download.integration, name="Upload", url="/upload",
+                         files={"document": "report.pdf"}, **upload_fields)
+    first = drive(start_run(download))
+    second = drive(start_run(upload, previous_run=first))
+    return first, second
+
+
+def test_a_file_downloaded_by_one_run_is_uploaded_byte_for_byte_by_the_next_run_of_its_chain(db, server):
+    first, second = download_then_upload(server, body_type="json",
+                                         body='{"title": "Q3 report", "tags": ["a", "b"], "count": 3}')
+
+    assert first.status == Status.SUCCEEDED, first.reason
+    stored = first.files.get()
+    assert (stored.name, stored.size, stored.content_type) == ("report.pdf", len(BINARY), "application/pdf")
+    with stored.file.open("rb") as handle:
+        assert handle.read() == BINARY
+    assert second.status == Status.SUCCEEDED, second.reason
+    parts = multipart_parts(server.requests_to("/upload")[0])
+    assert parts["document"] == ("report.pdf", "application/pdf", BINARY)
+    assert parts["title"] == (None, "text/plain", b"Q3 report")
+    assert parts["tags"][2] == b'["a", "b"]' and parts["count"][2] == b"3"
+
+
+def test_the_log_summarises_a_multipart_body_without_its_bytes(db, server):
+    _, second = download_then_upload(server)
+
+    logged = Exchange.objects.get(run=second).request_body
+    assert "file 'document': report.pdf, 10240 bytes, application/pdf" in logged
+    assert "\\u0000" not in logged and len(logged) < 200
+
+
+def test_a_missing_file_fails_the_run_before_sending_and_names_it(db, server):
+    server.script("/upload", reply(json={"ok": True}))
+    upload = make_action(server.base_url, url="/upload", files={"document": "missing.pdf"})
+
+    run = drive(start_run(upload))
+
+    assert run.status == Status.FAILED
+    assert "missing.pdf" in run.reason and "document" in run.reason
+    assert server.requests_to("/upload") == []
+
+
+def test_a_response_over_the_file_cap_fails_the_run_saying_so(db, server, settings):
+    settings.INTEGRATIONS_MAX_FILE_BYTES = 1000
+    server.script("/export", Reply(body=BINARY, headers={"Content-Type": "application/pdf"}))
+    download = make_action(server.base_url, method="GET", url="/export", save_as_file="report.pdf")
+
+    run = drive(start_run(download))
+
+    assert run.status == Status.FAILED
+    assert "INTEGRATIONS_MAX_FILE_BYTES" in run.reason and "report.pdf" in run.reason
+    assert not RunFile.objects.exists()
+
+
+def test_a_file_larger_than_the_response_cap_but_within_the_file_cap_is_kept_whole(db, server, settings):
+    settings.INTEGRATIONS_MAX_RESPONSE_BYTES = 1000
+    server.script("/export", Reply(body=BINARY, headers={"Content-Type": "application/octet-stream"}))
+    download = make_action(server.base_url, method="GET", url="/export", save_as_file="{{ run.id }}.bin")
+
+    run = drive(start_run(download))
+
+    assert run.status == Status.SUCCEEDED, run.reason
+    assert run.files.get().name == f"{run.pk}.bin" and run.files.get().size == len(BINARY)
+
+
+def test_with_a_request_that_repeats_itself_the_answer_that_ends_the_run_is_kept(db, server):
+    server.script("/export", [reply(json={"status": "pending"}), reply(json={"status": "done", "data": "final"})])
+    download = make_action(server.base_url, method="GET", url="/export", save_as_file="export.json",
+                           polling_mode="poll", poll_interval=1, stop=[("status", "equals", "done", "success")])
+
+    run = drive(start_run(download))
+
+    assert run.status == Status.SUCCEEDED, run.reason
+    with run.files.get().file.open("rb") as handle:
+        assert b"final" in handle.read()
+    assert RunFile.objects.count() == 1
+
+
+def test_a_file_name_that_is_a_path_is_refused_when_the_action_is_saved(db, server):
+    from django.core.exceptions import ValidationError
+
+    for name in ("../etc/passwd", "a/b.pdf", "a\\b", "bad\x01name"):
+        with pytest.raises(ValidationError):
+            make_action(server.base_url, save_as_file=name)
+    with pytest.raises(ValidationError):
+        make_action(server.base_url, files={"document": "../x"})
+    with pytest.raises(ValidationError):
+        make_action(server.base_url, files={"document": 3})
+    with pytest.raises(ValidationError):
+        make_action(server.base_url, files=["report.pdf"])
