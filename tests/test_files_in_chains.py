@@ -128,3 +128,57 @@ def test_a_file_name_that_is_a_path_is_refused_when_the_action_is_saved(db, serv
         make_action(server.base_url, files={"document": 3})
     with pytest.raises(ValidationError):
         make_action(server.base_url, files=["report.pdf"])
+
+
+def test_pruning_removes_the_files_of_old_runs_from_storage_and_keeps_recent_ones(
+        db, server, capsys, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from runs.models import Run
+
+    server.script("/export", Reply(body=BINARY, headers={"Content-Type": "application/pdf"}))
+    download = make_action(server.base_url, method="GET", url="/export", save_as_file="report.pdf")
+    old, recent = drive(start_run(download)), drive(start_run(download))
+    Run.objects.filter(pk=old.pk).update(finished_at=timezone.now() - timedelta(days=40))
+    old_path, recent_path = old.files.get().file.name, recent.files.get().file.name
+    assert default_storage.exists(old_path) and default_storage.exists(recent_path)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("prune_exchanges", days=30)
+
+    assert not default_storage.exists(old_path) and not old.files.exists()
+    assert default_storage.exists(recent_path) and recent.files.exists()
+    assert "and 1 files" in capsys.readouterr().out
+
+
+def test_deleting_a_run_removes_its_files_from_storage(db, server, django_capture_on_commit_callbacks):
+    server.script("/export", Reply(body=BINARY, headers={"Content-Type": "application/pdf"}))
+    download = make_action(server.base_url, method="GET", url="/export", save_as_file="report.pdf")
+    run = drive(start_run(download))
+    path = run.files.get().file.name
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run.exchanges.all().delete()
+        run.delete()
+
+    assert not default_storage.exists(path)
+
+
+def test_a_file_of_a_decision_that_is_not_saved_leaves_nothing_in_storage(db, server, monkeypatch, media_root):
+    from runs import batch
+
+    server.script("/export", Reply(body=BINARY, headers={"Content-Type": "application/pdf"}))
+    download = make_action(server.base_url, method="GET", url="/export", save_as_file="report.pdf")
+
+    def refused(*args, **kwargs):
+        raise RuntimeError("the database refuses this decision")
+
+    monkeypatch.setattr(batch.RunFile.objects, "bulk_create", refused)
+    run = drive(start_run(download))
+
+    assert run.status == Status.FAILED and "could not be saved" in run.reason
+    assert not RunFile.objects.exists()
+    assert not list(media_root.rglob("*.pdf"))
