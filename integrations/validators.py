@@ -370,9 +370,9 @@ def validate_files(value):
     if not isinstance(value, dict):
         raise ValidationError('Expected a JSON object of form field names to file names, e.g. {"file": "report.pdf"}.')
     for field_name, file_name in value.items():
-        if not field_name.strip() or _control_character(field_name) or '"' in field_name:
-            raise ValidationError(f"{field_name!r} is not a usable form field name (empty, a quote or a control "
-                                  "character).")
+        if not field_name.strip() or _control_character(field_name) or '"' in field_name or "{{" in field_name:
+            raise ValidationError(f"{field_name!r} is not a usable form field name: it is empty, or holds a quote, "
+                                  "a control character or a placeholder (only file names take placeholders).")
         if not isinstance(file_name, str) or not file_name:
             raise ValidationError(f"The value of {field_name!r} must be a file name (text).")
         try:

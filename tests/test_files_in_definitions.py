@@ -60,6 +60,7 @@ def test_the_api_takes_and_answers_both_fields(admin_api, integration):
     ({"files": {"document": "a/b.pdf"}}, "files"),
     ({"files": {"document": ["a.pdf"]}}, "files"),
     ({"files": ["a.pdf"]}, "files"),
+    ({"files": {"{{ field }}": "a.pdf"}}, "files"),
 ])
 def test_the_api_refuses_what_the_admin_refuses(admin_api, integration, fields, field):
     response = post_json(admin_api, "/api/actions/", action_document(integration, **fields))
