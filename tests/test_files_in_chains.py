@@ -182,3 +182,33 @@ def test_a_file_of_a_decision_that_is_not_saved_leaves_nothing_in_storage(db, se
     assert run.status == Status.FAILED and "could not be saved" in run.reason
     assert not RunFile.objects.exists()
     assert not list(media_root.rglob("*.pdf"))
+
+
+def test_a_file_is_found_in_any_earlier_run_of_the_chain_the_nearest_first(db, server):
+    server.script("/export", [Reply(body=b"old", headers={"Content-Type": "text/plain"}),
+                              Reply(body=b"new", headers={"Content-Type": "text/plain"})])
+    server.script("/note", reply(json={}))
+    server.script("/upload", reply(json={"ok": True}))
+    download = make_action(server.base_url, name="Export", method="GET", url="/export", save_as_file="a.txt")
+    note = make_action(server.base_url, integration=download.integration, name="Note", url="/note")
+    upload = make_action(server.base_url, integration=download.integration, name="Upload", url="/upload",
+                         files={"document": "a.txt"})
+
+    first = drive(start_run(download))
+    second = drive(start_run(download, previous_run=first))
+    third = drive(start_run(note, previous_run=second))
+    fourth = drive(start_run(upload, previous_run=third))
+
+    assert fourth.status == Status.SUCCEEDED, fourth.reason
+    assert multipart_parts(server.requests_to("/upload")[0])["document"] == ("a.txt", "text/plain", b"new")
+
+
+def test_the_schema_documents_the_files_endpoints(client, db):
+    import yaml
+
+    paths = yaml.safe_load(client.get("/api/schema/").content)["paths"]
+
+    assert set(paths["/api/runs/{id}/files/"]["get"]["responses"]) == {"200", "401", "403", "404"}
+    download = paths["/api/runs/{id}/files/{name}/"]["get"]["responses"]
+    assert set(download) == {"200", "401", "403", "404"}
+    assert "application/octet-stream" in download["200"]["content"]
