@@ -212,3 +212,21 @@ def test_the_schema_documents_the_files_endpoints(client, db):
     download = paths["/api/runs/{id}/files/{name}/"]["get"]["responses"]
     assert set(download) == {"200", "401", "403", "404"}
     assert "application/octet-stream" in download["200"]["content"]
+
+
+def test_a_form_body_goes_as_form_fields_and_polls_never_upload(db, server):
+    server.script("/export", Reply(body=BINARY, headers={"Content-Type": "application/pdf"}))
+    server.script("/upload", [reply(json={"status": "queued"}), reply(json={"status": "done"})])
+    download = make_action(server.base_url, method="GET", url="/export", save_as_file="report.pdf")
+    upload = make_action(server.base_url, integration=download.integration, url="/upload", body_type="form",
+                         body='{"title": "Q3", "pages": 12}', files={"document": "report.pdf"},
+                         polling_mode="poll", poll_interval=1, stop=[("status", "equals", "done", "success")])
+
+    run = drive(start_run(upload, previous_run=drive(start_run(download))))
+
+    assert run.status == Status.SUCCEEDED, run.reason
+    first, poll = server.requests_to("/upload")
+    parts = multipart_parts(first)
+    assert parts["title"][2] == b"Q3" and parts["pages"][2] == b"12" and parts["document"][2] == BINARY
+    assert parts["document"][0] == "report.pdf"
+    assert b"report.pdf" not in poll.body and "multipart" not in poll.headers.get("Content-Type", "")
