@@ -11,10 +11,10 @@ import re
 from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from integrations.models import AuthType, BodyType
 from django.core.exceptions import ValidationError
 from urllib3 import encode_multipart_formdata
 
+from integrations.models import AuthType, BodyType
 from integrations.templating import Context, render_text, render_url, render_value
 # The longest timeouts ever applied, whatever a definition saved before they had maxima holds: a socket
 # timeout of 1e10 s overflows the platform's clock.
