@@ -401,6 +401,8 @@ class ActionAdmin(KeptByRunsMixin, WriteOnlyAdminMixin, admin.ModelAdmin):
                     "client_certificate",
                     "use_env_proxy",
                     "safe_to_repeat",
+                    "save_as_file",
+                    "files",
                 ]
             },
         ),

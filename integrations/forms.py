@@ -275,6 +275,7 @@ class ActionForm(WriteOnlyFieldsMixin, forms.ModelForm):
             "params": JSONTextField,
             "poll_headers": JSONTextField,
             "poll_params": JSONTextField,
+            "files": JSONTextField,
             "connect_timeout": DurationSecondsField,
             "read_timeout": DurationSecondsField,
             "poll_interval": DurationSecondsField,

@@ -1,5 +1,6 @@
 """What an admin defines: integrations, their secrets, actions and conditions."""
 
+import json
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -24,6 +25,8 @@ from .validators import (
     validate_absolute_url,
     validate_base_url,
     validate_body,
+    validate_file_name,
+    validate_files,
     validate_header_name,
     validate_headers,
     validate_identifier,
@@ -330,6 +333,26 @@ class Action(models.Model):
         "ignores repeats). Otherwise a first request that may have reached the service is sent again only for "
         "GET, PUT and DELETE, or after a 429 or a 503 with Retry-After.",
     )
+    save_as_file = models.CharField(
+        "save response as file",
+        max_length=255,
+        blank=True,
+        validators=[validate_file_name],
+        help_text="Keep the response body as a file of the run with this name (e.g. report.pdf), for a later "
+        "action of the chain to upload and for people to download. The first request's answer is kept; with "
+        "a blank polling URL (the request repeats itself), the answer that ends the run succeeded. Blank: off. "
+        "At most INTEGRATIONS_MAX_FILE_BYTES; a larger answer fails the run. " + ACTION_PLACEHOLDERS,
+    )
+    files = models.JSONField(
+        "upload files",
+        default=dict,
+        blank=True,
+        validators=[validate_files],
+        help_text='Send the request as multipart/form-data with these files: {"form field": "file name"}, each '
+        "a file saved (save_as_file) by this run or an earlier run of its chain. A JSON or form body's "
+        "top-level fields go with them as form fields. A file that is not there fails the run before anything "
+        "is sent. The first request only: polls never upload.",
+    )
 
     # Polling
     polling_mode = models.CharField(
@@ -519,6 +542,15 @@ class Action(models.Model):
         ):
             errors.setdefault("poll_backoff_max", []).append(
                 f"The cap ({self.poll_backoff_max:g} s) must be at least the interval ({self.poll_interval:g} s)."
+            )
+        if self.files and self.body and self.body_type == BodyType.RAW:
+            errors.setdefault("body_type", []).append(
+                "A request that uploads files is sent as form fields: use a JSON object or form body, or none."
+            )
+        if self.files and self.body and self.body_type == BodyType.JSON and not isinstance(_parsed(self.body), dict):
+            errors.setdefault("body", []).append(
+                "A request that uploads files sends the body's top-level fields as form fields: "
+                "the JSON body must be an object."
             )
         if self.next_action_id and self.next_action_id == self.pk:
             errors.setdefault("next_action", []).append("An action cannot follow itself.")
@@ -776,3 +808,11 @@ def _touch_parent(sender, instance, **kwargs):
 for _model in (Secret, ActionInput, StopCondition, ContinueCondition, ResponseMapping):
     models.signals.post_save.connect(_touch_parent, sender=_model, dispatch_uid=f"touch-{_model.__name__}")
     models.signals.post_delete.connect(_touch_parent, sender=_model, dispatch_uid=f"touch-del-{_model.__name__}")
+
+
+def _parsed(text):
+    """``text`` as JSON, or None when it is not JSON (its own validator names that fault)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None

@@ -43,6 +43,8 @@ ACTION_FIELDS = (
     "poll_body",
     "cancel_webhook_url",
     "cancel_webhook_body",
+    "save_as_file",
+    "files",
 )
 INTEGRATION_FIELDS = (
     "base_url",

@@ -247,7 +247,7 @@ ACTION_FIELDS = [
     "id", "integration", "name", "slug", "description",
     "method", "url", "headers", "params", "body_type", "body", "connect_timeout", "read_timeout",
     "accepted_statuses", "verify_tls", "client_certificate", "client_certificate_set", "use_env_proxy",
-    "convert_xml", "safe_to_repeat",
+    "convert_xml", "safe_to_repeat", "save_as_file", "files",
     "polling_mode", "poll_method", "poll_url", "poll_headers", "poll_params", "poll_body_type", "poll_body",
     "poll_interval", "poll_max_attempts", "poll_timeout", "poll_backoff", "poll_backoff_max", "poll_jitter",
     "max_consecutive_errors", "on_connection_error", "on_rate_limited", "on_server_error", "on_other_status",

@@ -337,3 +337,45 @@ def parse_statuses(text):
 
 def validate_statuses(text):
     parse_statuses(text)
+
+
+FILE_NAME_FAULT = ("A file name cannot contain / or \\, be . or .., or hold a control character: it names a file "
+                   "of the run, not a path.")
+
+
+def check_file_name(name):
+    """A file name as filled in at run time: one name, not a path (raises ValidationError)."""
+    if not name or not name.strip():
+        raise ValidationError("The file name is empty.")
+    if "/" in name or "\\" in name or name.strip() in (".", "..") or ".." in name or _control_character(name):
+        raise ValidationError(FILE_NAME_FAULT)
+    if len(name) > 200:
+        raise ValidationError("A file name is at most 200 characters long.")
+
+
+def validate_file_name(text):
+    """``save_as_file`` and the file names of ``files``: the text around placeholders names one file, not a path."""
+    if not text:
+        return
+    check_placeholders(text)
+    literal = PLACEHOLDER.sub("", text)
+    if "/" in literal or "\\" in literal or ".." in literal or _control_character(literal) or not text.strip():
+        raise ValidationError(FILE_NAME_FAULT)
+
+
+def validate_files(value):
+    """``files``: a JSON object of multipart form field names to names of files the run or its chain saved."""
+    if value in (None, ""):
+        return
+    if not isinstance(value, dict):
+        raise ValidationError('Expected a JSON object of form field names to file names, e.g. {"file": "report.pdf"}.')
+    for field_name, file_name in value.items():
+        if not field_name.strip() or _control_character(field_name) or '"' in field_name or "{{" in field_name:
+            raise ValidationError(f"{field_name!r} is not a usable form field name: it is empty, or holds a quote, "
+                                  "a control character or a placeholder (only file names take placeholders).")
+        if not isinstance(file_name, str) or not file_name:
+            raise ValidationError(f"The value of {field_name!r} must be a file name (text).")
+        try:
+            validate_file_name(file_name)
+        except ValidationError as exc:
+            raise ValidationError(f"The file of {field_name!r}: {exc.messages[0]}") from None

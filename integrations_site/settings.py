@@ -182,6 +182,10 @@ INTEGRATIONS_SANDBOX = envbool("INTEGRATIONS_SANDBOX", True)
 INTEGRATIONS_MAX_RESPONSE_BYTES = envint("INTEGRATIONS_MAX_RESPONSE_BYTES", 1024 * 1024)
 INTEGRATIONS_MAX_LOGGED_BYTES = envint("INTEGRATIONS_MAX_LOGGED_BYTES", 64 * 1024)
 INTEGRATIONS_MAX_CALLBACK_BYTES = envint("INTEGRATIONS_MAX_CALLBACK_BYTES", 1024 * 1024)
+# The largest response an action's save_as_file keeps (such a request reads up to this, not the cap
+# above); a larger one fails the run. Files are stored in Django's default storage, under MEDIA_ROOT.
+INTEGRATIONS_MAX_FILE_BYTES = envint("INTEGRATIONS_MAX_FILE_BYTES", 10 * 1024 * 1024)
+MEDIA_ROOT = os.environ.get("MEDIA_ROOT") or BASE_DIR / "media"
 # Exchanges of runs finished longer ago than this are removed by prune_exchanges.
 INTEGRATIONS_EXCHANGE_RETENTION_DAYS = envint("INTEGRATIONS_EXCHANGE_RETENTION_DAYS", 30)
 

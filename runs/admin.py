@@ -24,8 +24,9 @@ from django.utils.html import format_html, format_html_join
 from integrations.models import Action
 
 from . import debug_view, services
+from .downloads import file_response
 from .forms import VariablesForm
-from .models import ACTIVE, Exchange, Run
+from .models import ACTIVE, Exchange, Run, RunFile
 
 LOG_PAGE_SIZE = 50
 # A search reads the variables of every run (no index helps with a substring of JSON text), then the
@@ -181,6 +182,7 @@ class RunAdmin(admin.ModelAdmin):
             path("<int:object_id>/refire/", view(self.refire_view), name="runs_run_refire"),
             path("<int:object_id>/cancel/", view(self.cancel_view), name="runs_run_cancel"),
             path("<int:object_id>/exchanges/<int:exchange_id>/", view(self.exchange_view), name="runs_run_exchange"),
+            path("<int:object_id>/files/<str:name>/", view(self.file_view), name="runs_run_file"),
             *super().get_urls(),
         ]
 
@@ -208,6 +210,7 @@ class RunAdmin(admin.ModelAdmin):
             if log.paginator.num_pages > 1 else [],
             "refires": list(run.refires.only("id", "status", "refired_from_id").order_by("id")),
             "next_runs": list(run.next_runs.select_related("action").only("id", "status", "action__name")),
+            "files": list(run.files.all()),
             **(extra_context or {}),
         }
         request.current_app = self.admin_site.name
@@ -242,6 +245,11 @@ class RunAdmin(admin.ModelAdmin):
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/runs/run/exchange.html", context)
+
+    def file_view(self, request, object_id, name):
+        """Download a file the run kept: whoever may view the run may download its files."""
+        run = self.get_run(request, object_id)
+        return file_response(get_object_or_404(RunFile, run=run, name=name))
 
     def refire_view(self, request, object_id):
         run = self.get_run(request, object_id)

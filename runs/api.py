@@ -29,6 +29,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
@@ -38,7 +39,8 @@ from integrations.models import Action, Integration
 from integrations.permissions import CanOperateRuns
 
 from . import services
-from .models import Exchange, IdempotencyKey, Run, Status
+from .downloads import file_response
+from .models import Exchange, IdempotencyKey, Run, RunFile, Status
 
 # --- errors ---------------------------------------------------------------------------------------
 
@@ -128,6 +130,7 @@ RUN_EXAMPLE = {
     "deadline_at": "2026-11-23T18:42:00.180000Z",
     "callback_url": "http://127.0.0.1:8000/api/callbacks/9Xq0V2cN3kq3W7yZ0fQn8h1m5tB4rD6sLw2eP0aJ-gU/",
     "exchanges_url": "http://127.0.0.1:8000/api/runs/42/exchanges/",
+    "files_url": "http://127.0.0.1:8000/api/runs/42/files/",
     "refired_from": 40,
     "refires": [],
     "previous_run": None,
@@ -149,6 +152,9 @@ class RunSerializer(serializers.ModelSerializer):
         read_only=True, help_text="Where the service posts callbacks; its token is the only key it needs."
     )
     exchanges_url = serializers.HyperlinkedIdentityField(view_name="run-exchanges")
+    files_url = serializers.HyperlinkedIdentityField(
+        view_name="run-files", help_text="The files the run kept (save_as_file), to download."
+    )
     refires = serializers.PrimaryKeyRelatedField(many=True, read_only=True, help_text="Runs refired from this one.")
     created_by = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True, help_text="Who started it (null: a command)."
@@ -161,7 +167,7 @@ class RunSerializer(serializers.ModelSerializer):
         fields = [
             "id", "url", "status", "reason", "action", "action_url", "integration", "rehearsal", "variables",
             "fields", "attempt", "polls", "created_at", "started_at", "finished_at", "next_poll_at", "deadline_at",
-            "callback_url", "exchanges_url", "refired_from", "refires", "previous_run", "created_by",
+            "callback_url", "exchanges_url", "files_url", "refired_from", "refires", "previous_run", "created_by",
             "can_cancel", "can_refire",
         ]
         read_only_fields = fields
@@ -169,6 +175,20 @@ class RunSerializer(serializers.ModelSerializer):
     def get_action_url(self, run) -> str:
         # The definitions API serves actions at /api/actions/{id}/ (SPEC, "Interfaces").
         return reverse("api-root", request=self.context.get("request")) + f"actions/{run.action_id}/"
+
+
+class RunFileSerializer(serializers.ModelSerializer):
+    """A file the run kept: a response body saved by the action's save_as_file."""
+
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RunFile
+        fields = ["name", "content_type", "size", "created_at", "download_url"]
+        read_only_fields = fields
+
+    def get_download_url(self, run_file) -> str:
+        return reverse("run-file", args=[run_file.run_id, run_file.name], request=self.context.get("request"))
 
 
 class ExchangeSerializer(serializers.ModelSerializer):
@@ -221,6 +241,13 @@ class RefireSerializer(serializers.Serializer):
 
 
 # --- pagination and filters -----------------------------------------------------------------------
+
+
+class AnyAccept(DefaultContentNegotiation):
+    """A download answers whatever Accept says (application/octet-stream, a PDF's type): its errors in JSON."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
 
 
 class Cursor(CursorPagination):
@@ -447,6 +474,39 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
         run = self.get_object()
         page = self.paginate_queryset(run.exchanges.all())
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(
+        summary="The files the run kept, by name",
+        description="Response bodies kept by the action's `save_as_file`; a later action of the chain can "
+                    "upload them (`files`). Removed with the run's exchanges when they are pruned.",
+        responses={200: RunFileSerializer(many=True), **RUN_ERRORS},
+    )
+    @action(detail=True, serializer_class=RunFileSerializer, pagination_class=None, filter_backends=[])
+    def files(self, request, pk=None):
+        run = self.get_object()
+        return Response(self.get_serializer(run.files.all(), many=True).data)
+
+    @extend_schema(
+        summary="Download a file the run kept",
+        description="Always an attachment (Content-Disposition), with `X-Content-Type-Options: nosniff`; a "
+                    "type a browser would render (HTML, XML, SVG, scripts) is served as "
+                    "application/octet-stream.",
+        parameters=[OpenApiParameter("name", str, OpenApiParameter.PATH, description="The file's name.")],
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description="The file."),
+            **READ_ERRORS,
+            404: error("No run has this id, or it has no file of this name.",
+                       ("Unknown file", "Run 42 has no file 'report.pdf'.")),
+        },
+    )
+    @action(detail=True, url_path=r"files/(?P<name>[^/]+)", url_name="file", filter_backends=[],
+            content_negotiation_class=AnyAccept)
+    def file(self, request, pk=None, name=None):
+        run = self.get_object()
+        run_file = run.files.filter(name=name).first()
+        if run_file is None:
+            raise NotFound(f"Run {run.pk} has no file {name!r}.")
+        return file_response(run_file)
 
     @extend_schema(
         summary="Refire a failed, timed-out or cancelled run",

@@ -35,11 +35,11 @@ from django.db import InterfaceError, OperationalError, close_old_connections, c
 from django.db.models import Exists, F
 from django.utils import timezone
 
-from . import due_work, heartbeats, oauth, scheduling
+from . import due_work, files, heartbeats, oauth, scheduling
 from .definitions import definitions_for
 from .exchange_log import exchange
 from .http import SendError, send
-from .models import ACTIVE, Exchange, ExchangeKind, FailedPart, Heartbeat, Run, Status
+from .models import ACTIVE, Exchange, ExchangeKind, FailedPart, Heartbeat, Run, RunFile, Status
 from .outbound import with_access_token
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,9 @@ def process(run_ids, claim_token, *, wait):
         definition = definitions[run.action_id]
         run.action = definition.action
         try:
-            planned = due_work.prepare(run, definition, now)
+            uploads = files.available_files(run) if definition.action.files and run.status in (
+                Status.PENDING, Status.RUNNING) else None
+            planned = due_work.prepare(run, definition, now, uploads)
         except Exception as exc:  # our fault, not the batch's: this run fails and says why
             planned = due_work.internal_failure(run, definition, exc, "preparing the request", now)
         if isinstance(planned, due_work.Send):
@@ -268,28 +270,70 @@ def write_back(done):
     leased under its token. One transaction for all; if the database refuses something in it, each run on
     its own, and a run whose decision it refuses fails with the reason instead. A database that cannot be
     reached raises, so the caller can try again.
+
+    Kept files are written to storage first, outside the transaction, and
+    removed again for every decision that is not saved (or whose run was
+    taken by another worker meanwhile).
     """
+    stored = _store_files(done)
     try:
-        with transaction.atomic():
-            _write(done)
-        saved = done
-    except (OperationalError, InterfaceError):
+        try:
+            with transaction.atomic():
+                kept = _write(done, stored)
+            saved = done
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception:
+            saved, kept = [], set()
+            for item in done:
+                try:
+                    with transaction.atomic():
+                        kept |= _write([item], stored)
+                    saved.append(item)
+                except (OperationalError, InterfaceError):
+                    raise
+                except Exception as exc:
+                    _write_failure(item, exc)
+    except BaseException:
+        files.discard(row for rows in stored.values() for row in rows)
         raise
-    except Exception:
-        saved = []
-        for item in done:
-            try:
-                with transaction.atomic():
-                    _write([item])
-                saved.append(item)
-            except (OperationalError, InterfaceError):
-                raise
-            except Exception as exc:
-                _write_failure(item, exc)
+    files.discard(row for rows in stored.values() for row in rows if row.file.name not in kept)
     _after_write(saved)
 
 
-def _write(done):
+def _store_files(done):
+    """{id(decision): [unsaved RunFile]}: the bytes of every file the decisions keep, written to storage."""
+    stored = {}
+    try:
+        for item in done:
+            for kept in item.decision.files:
+                stored.setdefault(id(item.decision), []).append(files.store(item.decision.run_id, kept))
+    except BaseException:
+        files.discard(row for rows in stored.values() for row in rows)
+        raise
+    return stored
+
+
+def _save_files(done, stored):
+    """Add the file rows of the decisions whose runs are still leased under their tokens (a file of the same
+    name is replaced); returns the storage names of the files saved."""
+    items = [item for item in done if stored.get(id(item.decision))]
+    if not items:
+        return set()
+    held = set(Run.objects.select_for_update().filter(
+        pk__in=[item.decision.run_id for item in items],
+        lease_token__in=[item.token for item in items],
+    ).values_list("pk", "lease_token"))
+    rows = [row for item in items if (item.decision.run_id, item.token) in held for row in stored[id(item.decision)]]
+    for row in rows:
+        RunFile.objects.filter(run_id=row.run_id, name=row.name).delete()
+    RunFile.objects.bulk_create(rows)
+    return {row.file.name for row in rows}
+
+
+def _write(done, stored):
+    """Write ``done`` back; returns the storage names of the files saved with it."""
+    kept = _save_files(done, stored)
     rows = [row for item in done for row in item.decision.exchanges]
     if rows:
         Exchange.objects.bulk_create(rows)
@@ -319,6 +363,7 @@ def _write(done):
                 [[_db_value(field, changes[field.name]) for field in fields] + [pk, token]
                  for pk, token, changes in items],
             )
+    return kept
 
 
 def _after_write(done):

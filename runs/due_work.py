@@ -22,11 +22,15 @@ The rules (SPEC, "The first request and polling"):
 
 import logging
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
 from integrations.models import ErrorPolicy, Outcome, PollingMode
-from integrations.templating import UnknownPlaceholder
+from integrations.templating import UnknownPlaceholder, render_text
+from integrations.validators import check_file_name
 
 from . import exchange_log, scheduling
 from .evaluation import mapped_fields, read_answer, stop_decision, unmet_conditions
@@ -65,6 +69,8 @@ class Decision:
     # An OAuth token fetched for this step (integration id, token, expires at), or one the service refused.
     new_token: tuple | None = None
     refused_token: int | None = None
+    # Response bodies kept as files of the run (save_as_file): KeptFile, written back with the decision.
+    files: list = field(default_factory=list)
 
     COLUMNS = ("status", "reason", "next_poll_at", "fields", "consecutive_errors", "started_at", "deadline_at",
                "finished_at", "last_answer_digest")
@@ -94,6 +100,16 @@ class Send:
     oauth: dict | None  # the authentication fields, filled, when an OAuth token must be added
     notes: list = field(default_factory=list)  # exchange rows logged before this one
     status: str = ""  # the run's status while the request is out
+    save_as: str = ""  # the file name its answer is kept as (save_as_file, filled), if it may be kept
+
+
+@dataclass
+class KeptFile:
+    """A response body to keep as a file of the run."""
+
+    name: str
+    content_type: str
+    data: bytes
 
 
 INTERRUPTED = "Interrupted: the worker sending this request stopped before its answer was recorded."
@@ -133,21 +149,25 @@ def move(decision, status, reason, now):
 # --- before sending --------------------------------------------------------------------
 
 
-def prepare(run, definition, now):
-    """What the due ``run`` does now: a Send, or a Decision reached without sending."""
+def prepare(run, definition, now, files=None):
+    """What the due ``run`` does now: a Send, or a Decision reached without sending.
+
+    ``files``: {name: RunFile} the run may upload (runs.files.available_files), for an action with ``files``.
+    """
     action = definition.action
+    files = {} if files is None else files
     if run.status == Status.PENDING and run.rehearsal and not action.execute_in_rehearsal:
-        return _rehearse(run, definition, now)
+        return _rehearse(run, definition, now, files)
     if run.status in (Status.PENDING, Status.RUNNING):
         if run.deadline_at and now >= run.deadline_at:
             return _timed_out(run, definition, now)
         if run.in_flight and not _repeatable(action, poll_one=False):
             return _interrupted_first_request(run, definition, now)
-        return _send(run, definition, now, first=True)
+        return _send(run, definition, now, first=True, files=files)
     if run.status == Status.POLLING:
         if run.deadline_at and now >= run.deadline_at:
             return _timed_out(run, definition, now)
-        return _send(run, definition, now, first=False)
+        return _send(run, definition, now, first=False, files=files)
     if run.status == Status.WAITING_CALLBACK:
         if run.deadline_at and now >= run.deadline_at:
             return _timed_out(run, definition, now)
@@ -157,7 +177,7 @@ def prepare(run, definition, now):
     return unchanged(run)  # finished meanwhile: nothing to do
 
 
-def _send(run, definition, now, *, first):
+def _send(run, definition, now, *, first, files):
     action = definition.action
     blank_poll_url = not action.poll_url
     part = request_part(action) if first else poll_part(action)
@@ -171,9 +191,12 @@ def _send(run, definition, now, *, first):
         redact_auth(definition, values)
         if definition.integration.auth_type == "oauth2_client_credentials":
             oauth = values
-        outbound = build(definition, run, part, attempt=attempt, context=context)
+        outbound = build(definition, run, part, attempt=attempt, context=context, files=files)
+        save_as = _file_name(action, context) if _keeps_file(action, first) else ""
     except (UnknownPlaceholder, BuildError) as exc:
         return _not_built(run, definition, kind, str(exc), now)
+    if save_as:
+        outbound = replace(outbound, max_bytes=settings.INTEGRATIONS_MAX_FILE_BYTES)
     notes = []
     if run.in_flight:
         notes.append(exchange_log.exchange(
@@ -183,7 +206,27 @@ def _send(run, definition, now, *, first):
         ))
     status = Status.RUNNING if run.status == Status.PENDING else run.status
     return Send(kind=kind, outbound=outbound, first=first, counts_as_poll=counts_as_poll, attempt=attempt,
-                oauth=oauth, notes=notes, status=status)
+                oauth=oauth, notes=notes, status=status, save_as=save_as)
+
+
+def _repeats_itself(action):
+    """Polling with a blank polling URL: every poll sends the request again."""
+    return action.polling_mode == PollingMode.POLL and not action.poll_url
+
+
+def _keeps_file(action, first):
+    """May this request's answer be kept as the action's file? The first request's; with a request that
+    repeats itself, each answer, the one that ends the run succeeded being the one kept."""
+    return bool(action.save_as_file) and (first or _repeats_itself(action))
+
+
+def _file_name(action, context):
+    name = render_text(action.save_as_file, context)
+    try:
+        check_file_name(name)
+    except ValidationError as exc:
+        raise BuildError(f"save_as_file: {exc.messages[0]}") from None
+    return name
 
 
 def redact_auth(definition, values):
@@ -201,11 +244,11 @@ def _repeatable(action, *, poll_one):
     return poll_one or action.safe_to_repeat or action.method in IDEMPOTENT
 
 
-def _rehearse(run, definition, now):
+def _rehearse(run, definition, now, files):
     """Log the request this run would send, and send nothing (not even for an OAuth token)."""
     decision = unchanged(run)
     try:
-        outbound = build(definition, run, request_part(definition.action), attempt=0, access_token=MASK)
+        outbound = build(definition, run, request_part(definition.action), attempt=0, access_token=MASK, files=files)
     except (UnknownPlaceholder, BuildError) as exc:
         return _not_built(run, definition, ExchangeKind.REQUEST, str(exc), now)
     decision.exchanges.append(exchange_log.exchange(
@@ -278,6 +321,7 @@ def conclude(run, definition, send, result, *, now, duration):
         if definition.action.poll_timeout and definition.action.polling_mode != PollingMode.NONE:
             decision.deadline_at = decision.started_at + timedelta(seconds=definition.action.poll_timeout)
     decision = _judge(step, decision)
+    _keep_file(step, decision)
     return _log(step, decision)
 
 
@@ -288,6 +332,13 @@ def _judge(step, decision):
         policy = ErrorPolicy.FAIL if step.error.kind in ("blocked", "auth") else action.on_connection_error
         return _on_error(step, decision, policy, str(step.error), repeat_safe=not step.error.reached)
 
+    if step.send.save_as and received.truncated and definition.accepts(received.status):
+        decision.failed_part = FailedPart.RESPONSE
+        limit = settings.INTEGRATIONS_MAX_FILE_BYTES
+        return _fail(step, decision, "Too large to keep as a file.", (
+            f"The response ({received.size} bytes or more) is larger than INTEGRATIONS_MAX_FILE_BYTES "
+            f"({limit} bytes): it cannot be kept as the file {step.send.save_as!r}."
+        ))
     answer = read_answer(received.status, received.headers, received.body,
                          convert_xml=action.convert_xml, truncated=received.truncated)
     accepted = definition.accepts(received.status)
@@ -340,6 +391,17 @@ def _judge(step, decision):
             return _note(decision, notes + ["Waiting for the callback."])
         move(decision, Status.POLLING, "Polling.", step.now)
     return _note(_next_poll(step, decision), notes)
+
+
+def _keep_file(step, decision):
+    """Keep the answer as the action's file when the run goes on (or ends succeeded) with it."""
+    received, action = step.received, step.definition.action
+    if not step.send.save_as or received is None or not step.definition.accepts(received.status):
+        return
+    if decision.status == Status.SUCCEEDED or decision.status != Status.FAILED and not _repeats_itself(action):
+        content_type = received.headers.get("Content-Type", "")
+        decision.files.append(KeptFile(step.send.save_as, content_type, received.body))
+        _note(decision, [f"Kept as the file {step.send.save_as} ({len(received.body)} bytes)."])
 
 
 def _on_error(step, decision, policy, message, *, repeat_safe):

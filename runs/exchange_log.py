@@ -47,7 +47,8 @@ def exchange(run, kind, *, at, redactor, outbound=None, received=None, error="",
         row.method = outbound.method
         row.url = text_for_log(redactor, outbound.url)
         row.request_headers = headers_for_log(redactor, outbound.headers)
-        row.request_body = text_for_log(redactor, outbound.body or b"")
+        shown = outbound.body if outbound.body_for_log is None else outbound.body_for_log
+        row.request_body = text_for_log(redactor, shown or b"")
     if received is not None:
         row.status_code = received.status
         row.response_headers = headers_for_log(redactor, received.headers)

@@ -55,6 +55,11 @@ class Outbound:
     verify: bool = True
     client_certificate: str = ""
     use_env_proxy: bool = True
+    # Bytes of the answer read at most (None: INTEGRATIONS_MAX_RESPONSE_BYTES); a file an action keeps
+    # may be larger than an answer the log needs.
+    max_bytes: int | None = None
+    # What the log shows instead of the body (a multipart upload: its parts' names and sizes).
+    body_for_log: str | None = None
 
 
 @dataclass
@@ -397,7 +402,7 @@ def send(outbound):
     one run's cookies into another's requests. No cookies, redirects or
     retries happen here; proxies follow the environment as requests reads it.
     """
-    limit = settings.INTEGRATIONS_MAX_RESPONSE_BYTES
+    limit = outbound.max_bytes or settings.INTEGRATIONS_MAX_RESPONSE_BYTES
     started = time.monotonic()
     deadline = started + outbound.connect_timeout + outbound.read_timeout
     cert_file = None

@@ -5,7 +5,9 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 
@@ -214,6 +216,37 @@ class Exchange(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.method} {self.url}"
+
+
+def run_file_path(run_id, name):
+    """Where a file of a run is stored, under MEDIA_ROOT (storage adds a suffix if the name is taken)."""
+    return f"runs/{run_id}/{name}"
+
+
+class RunFile(models.Model):
+    """A response body an action kept (``save_as_file``): downloadable, and uploadable by a later run of the chain."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="files")
+    name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=255, blank=True, help_text="As the response declared it.")
+    size = models.BigIntegerField(help_text="Bytes.")
+    file = models.FileField(max_length=500)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["run", "name"], name="unique_file_name_per_run")]
+
+    def __str__(self):
+        return self.name
+
+
+@receiver(post_delete, sender=RunFile)
+def _remove_stored_file(sender, instance, **kwargs):
+    """A file row deleted (pruned, or with its run) takes its stored bytes with it, once that is committed."""
+    stored = instance.file
+    if stored.name:
+        transaction.on_commit(lambda: stored.storage.delete(stored.name))
 
 
 class Heartbeat(models.Model):

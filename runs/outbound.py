@@ -8,14 +8,17 @@ result is what http.send() sends and, redacted, what the log shows.
 import base64
 import json
 import re
-from dataclasses import dataclass, replace
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from dataclasses import dataclass, field, replace
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from django.core.exceptions import ValidationError
+from urllib3 import encode_multipart_formdata
 
 from integrations.models import AuthType, BodyType
 from integrations.templating import Context, render_text, render_url, render_value
 # The longest timeouts ever applied, whatever a definition saved before they had maxima holds: a socket
 # timeout of 1e10 s overflows the platform's clock.
-from integrations.validators import MAX_CONNECT_TIMEOUT, MAX_READ_TIMEOUT
+from integrations.validators import MAX_CONNECT_TIMEOUT, MAX_READ_TIMEOUT, check_file_name
 
 from .http import Outbound
 
@@ -30,10 +33,12 @@ class Part:
     params: dict
     body_type: str
     body: str
+    files: dict = field(default_factory=dict)  # form field -> file name: sent as multipart/form-data
 
 
 def request_part(action):
-    return Part(action.method, action.url, action.headers, action.params, action.body_type, action.body)
+    return Part(action.method, action.url, action.headers, action.params, action.body_type, action.body,
+                action.files)
 
 
 def poll_part(action):
@@ -86,12 +91,15 @@ def context_for(definition, run, attempt=None):
     return Context({**run.variables, **run.fields, "secrets": definition.secrets, **facts(definition, run, attempt)})
 
 
-def build(definition, run, part, *, attempt=None, access_token=None, context=None):
+def build(definition, run, part, *, attempt=None, access_token=None, context=None, files=None):
     """The Outbound for ``part`` of ``run``.
 
     Raises UnknownPlaceholder naming a missing value, BuildError for a value
-    that would break the request (a line break in a header, NaN in JSON).
-    ``context``: the run's context_for(), when the caller has it already.
+    that would break the request (a line break in a header, NaN in JSON) or
+    a file to upload that is not there. ``context``: the run's context_for(),
+    when the caller has it already. ``files``: the files the run can upload
+    ({name: RunFile}, see runs.files.available_files); None only checks that
+    the rest can be built, and attaches nothing.
     """
     action, integration = definition.action, definition.integration
     context = context or context_for(definition, run, attempt)
@@ -122,6 +130,12 @@ def build(definition, run, part, *, attempt=None, access_token=None, context=Non
         body = _json_bytes({"context": facts(definition, run, attempt)})
         headers.setdefault("Content-Type", "application/json")
 
+    body_for_log = None
+    if part.files and files is not None:
+        body, content_type, body_for_log = _multipart(part, body, files, context)
+        headers = {name: value for name, value in headers.items() if name.lower() != "content-type"}
+        headers["Content-Type"] = content_type
+
     _authenticate(integration, headers, params, context, access_token)
     _check_headers(headers)
     if params:
@@ -139,7 +153,42 @@ def build(definition, run, part, *, attempt=None, access_token=None, context=Non
         verify=action.verify_tls,
         client_certificate=action.client_certificate,
         use_env_proxy=action.use_env_proxy,
+        body_for_log=body_for_log,
     )
+
+
+def _multipart(part, body, files, context):
+    """(body, content type, what the log shows) of a multipart/form-data request: the files, and the built
+    JSON or form body's top-level fields as form fields (objects and lists as JSON text)."""
+    fields = []
+    if body and part.body_type == BodyType.FORM:
+        fields = parse_qsl(body.decode(), keep_blank_values=True)
+    elif body and part.body_type != BodyType.RAW:  # JSON, or only the context
+        value = json.loads(body)
+        if not isinstance(value, dict):
+            raise BuildError("A request that uploads files sends its JSON body's top-level fields as form fields: "
+                             "the body must be a JSON object.")
+        fields = [(name, _form_text(item)) for name, item in value.items()]
+    elif body:
+        raise BuildError("A request that uploads files cannot carry a raw body: use a JSON object or form body.")
+    summary = ["multipart/form-data"] + [f"field {name!r}: {value}" for name, value in fields]
+    for field_name, template in part.files.items():
+        name = render_text(template, context)
+        try:
+            check_file_name(name)
+        except ValidationError as exc:
+            raise BuildError(f"The file of form field {field_name!r}: {exc.messages[0]}") from None
+        stored = files.get(name)
+        if stored is None:
+            raise BuildError(f"The file {name!r} (form field {field_name!r}) is not among the files of this run "
+                             "or of the earlier runs of its chain; the request is not sent.")
+        with stored.file.open("rb") as handle:
+            data = handle.read()
+        content_type = stored.content_type or "application/octet-stream"
+        fields.append((field_name, (name, data, content_type)))
+        summary.append(f"file {field_name!r}: {name}, {len(data)} bytes, {content_type}")
+    body, content_type = encode_multipart_formdata(fields)
+    return body, content_type, "\n".join(summary)
 
 
 def with_access_token(outbound, access_token):
