@@ -576,6 +576,22 @@ class Action(models.Model):
                 errors.setdefault(model._meta.verbose_name_plural, []).append(f"Row {index + 1}: {message}")
         return errors
 
+    def carried_names(self):
+        """(input names, stored field names) of the actions that lead into this one along chains, however far
+        back: a run of this action in a chain carries their values."""
+        inputs, fields = [], []
+        seen, frontier = {self.pk}, [self.pk]
+        while frontier:
+            before = list(Action.objects.filter(next_action__in=frontier).exclude(pk__in=seen).prefetch_related(
+                "inputs", "mappings", "stop_conditions"))
+            for action in before:
+                inputs.extend(row.name for row in action.inputs.all())
+                fields.extend(row.field for row in action.mappings.all())
+                fields.extend(row.target_field for row in action.stop_conditions.all() if row.target_field)
+            frontier = [action.pk for action in before]
+            seen.update(frontier)
+        return inputs, fields
+
     def validate_variables(self, variables):
         """The variables a run will get: declared defaults filled in, optional inputs left out as "";
         ValidationError names each fault."""
