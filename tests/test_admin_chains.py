@@ -51,8 +51,8 @@ def test_the_run_page_shows_the_chain_with_each_steps_status_and_link(staff, db,
     assert [step.run for step in response.context["chain"]] == [one, two]
     text = text_of(response)
     assert "Chain · 2 steps Waiting for a person" in text
-    assert "Create Succeeded run #%d (this run)" % one.pk in text
-    assert "Pay Waiting to start run #%d" % two.pk in text
+    assert f"Create Succeeded run #{one.pk} (this run)" in text
+    assert f"Pay Waiting to start run #{two.pk}" in text
     assert f'href="{run_page(two)}"' in response.content.decode()
 
 

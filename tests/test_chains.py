@@ -96,7 +96,7 @@ def test_a_next_run_that_cannot_start_is_created_failed_with_the_reason(db, serv
 
 
 def test_a_failed_middle_step_refired_lets_the_chain_go_on(db, server):
-    first, middle, last = three_steps(server, second=[reply(500), reply(200, json={"paid": True})])
+    first, _, _ = three_steps(server, second=[reply(500), reply(200, json={"paid": True})])
 
     one = drive(start_run(first, {"customer": "c-1"}))
     two = drive(next_of(one))
