@@ -477,17 +477,22 @@ class Action(models.Model):
         default=False, help_text="When off, a rehearsal run logs the request it would send but sends nothing."
     )
     auto_start = models.BooleanField(
-        default=True, help_text="As the next action of a chain, start by itself; otherwise wait for a person or the API."
+        default=True,
+        help_text="As the next action of a chain, start by itself; otherwise wait for a person (Start on the "
+        "run's page) or the API.",
     )
     fixed_start_time = models.DateTimeField(
         null=True, blank=True, help_text="Runs started before this time wait until it."
     )
     finish_on_success = models.BooleanField(
-        default=True, help_text="When a stop condition says success, the run ends as succeeded."
+        default=True,
+        help_text="When the conditions say success, the run ends as succeeded; otherwise it waits for a person "
+        "(or the API) to confirm or reject the success.",
     )
     next_action = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="previous_actions",
-        help_text="A chain: the action that follows a succeeded run, with every field stored so far.",
+        help_text="A chain: the action that follows a succeeded run, with every variable and field stored so far "
+        "(its placeholders may read them).",
     )
 
     created_at = models.DateTimeField(auto_now_add=True)

@@ -130,3 +130,21 @@ def test_a_callback_success_goes_on_into_the_next_action(api, db, server):
     assert response.status_code == 202
     assert drive(next_of(one)).status == Status.SUCCEEDED
     assert Run.objects.filter(previous_run=one).count() == 1
+
+
+def test_an_action_names_its_next_action_through_the_api_and_the_next_one_reads_its_fields(api, db, server):
+    first = make_action(server.base_url, name="Create", url="/orders", mappings=[("the_id", "id")])
+    second = make_action(server.base_url, integration=first.integration, name="Pay", url="/orders/pay")
+    read_the_id = {"url": "/orders/{{ the_id }}/pay"}
+    assert api.patch(f"/api/actions/{second.pk}/", read_the_id, format="json").status_code == 400
+
+    response = api.patch(f"/api/actions/{first.pk}/", {"next_action": second.pk, "finish_on_success": False},
+                         format="json")
+
+    assert response.status_code == 200, response.json()
+    assert (response.json()["next_action"], response.json()["finish_on_success"]) == (second.pk, False)
+    response = api.patch(f"/api/actions/{second.pk}/", {**read_the_id, "auto_start": False}, format="json")
+    assert response.status_code == 200, response.json()
+    assert api.patch(f"/api/actions/{first.pk}/", {"next_action": first.pk}, format="json").json() == {
+        "next_action": ["An action cannot follow itself."]
+    }
