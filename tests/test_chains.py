@@ -210,3 +210,34 @@ def test_a_lone_run_is_a_chain_of_one_step(db, server):
 
     assert [step.run for step in steps] == [run]
     assert chain_status(steps) == ChainStatus.SUCCEEDED
+
+
+def test_going_on_twice_from_one_run_creates_one_next_run(db, server):
+    from runs.services import go_on
+
+    first, _, _ = three_steps(server)
+    one = drive(start_run(first, {"customer": "c-1"}))
+
+    assert go_on(one.pk) is None  # the database holds one next run per run (its refires aside)
+    assert Run.objects.filter(previous_run=one).count() == 1
+
+
+def test_a_rehearsal_chain_goes_on_past_a_skipped_step(db, server):
+    server.script("/a", reply(200))
+    first = make_action(server.base_url, url="/a")
+    second = make_action(server.base_url, integration=first.integration, url="/b", after=first)
+
+    one = drive(start_run(first, rehearsal=True))
+
+    assert one.status == Status.SKIPPED
+    two = drive(next_of(one))
+    assert (two.action, two.rehearsal, two.status) == (second, True, Status.SKIPPED)
+    assert server.requests == []
+
+
+def test_a_rehearsal_step_that_reads_a_field_a_skipped_step_never_stored_fails_and_says_so(db, server):
+    first, _, _ = three_steps(server)
+
+    two = next_of(drive(start_run(first, {"customer": "c-1"}, rehearsal=True)))
+
+    assert two.status == Status.FAILED and "the_id" in two.reason
