@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integrations', '0009_help_for_fields_and_placeholders'),
+        ('integrations', '0011_files'),
     ]
 
     operations = [
