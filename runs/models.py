@@ -165,7 +165,9 @@ class Run(models.Model):
 
     @property
     def can_cancel(self):
-        return self.status in ACTIVE and (self.action.cancelable or self.is_scheduled)
+        # A run that has sent nothing yet may be cancelled whatever the action says.
+        unsent = self.is_scheduled or self.status == Status.WAITING_START
+        return self.status in ACTIVE and (self.action.cancelable or unsent)
 
     @property
     def is_scheduled(self):

@@ -241,3 +241,42 @@ def test_a_rehearsal_step_that_reads_a_field_a_skipped_step_never_stored_fails_a
     two = next_of(drive(start_run(first, {"customer": "c-1"}, rehearsal=True)))
 
     assert two.status == Status.FAILED and "the_id" in two.reason
+
+
+def test_a_step_waiting_for_a_start_can_be_cancelled_even_when_its_action_is_not_cancelable(db, server):
+    first, middle, _ = three_steps(server)
+    middle.auto_start, middle.cancelable, middle.cancel_webhook_url = False, False, "/cancel"
+    middle.save()
+    two = next_of(drive(start_run(first, {"customer": "c-1"})))
+    assert two.can_cancel
+
+    cancel(two)
+
+    assert Run.objects.get(pk=two.pk).status == Status.CANCELLED
+    assert server.requests_to("/cancel") == []
+
+
+def test_a_started_step_waits_for_its_actions_fixed_start_time(db, server):
+    first, middle, _ = three_steps(server)
+    middle.auto_start, middle.fixed_start_time = False, timezone.now() + timezone.timedelta(hours=1)
+    middle.save()
+    two = next_of(drive(start_run(first, {"customer": "c-1"})))
+
+    two = start(two)
+
+    assert two.status == Status.PENDING and two.next_poll_at == middle.fixed_start_time
+    assert two.reason.startswith("Scheduled: the action starts at its fixed start time")
+
+
+def test_a_file_saved_by_one_step_is_uploaded_by_the_next(db, server, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    server.script("/export", reply(text="report body"))
+    server.script("/upload", reply(json={"ok": True}))
+    download = make_action(server.base_url, name="Export", method="GET", url="/export", save_as_file="report.txt")
+    make_action(server.base_url, integration=download.integration, name="Upload", url="/upload",
+                files={"document": "report.txt"}, after=download)
+
+    two = drive(next_of(drive(start_run(download))))
+
+    assert two.status == Status.SUCCEEDED, two.reason
+    assert b"report body" in server.requests_to("/upload")[0].body
