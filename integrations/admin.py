@@ -379,7 +379,7 @@ class ActionAdmin(KeptByRunsMixin, WriteOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["polling_mode", "method", "integration__archived", "integration"]
     list_select_related = ["integration"]
     search_fields = ["name", "slug", "url", "integration__name"]
-    autocomplete_fields = ["integration"]
+    autocomplete_fields = ["integration", "next_action"]
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["client_certificate_state"]
     write_only_fields = {"client_certificate": "client_certificate_state"}
@@ -448,6 +448,9 @@ class ActionAdmin(KeptByRunsMixin, WriteOnlyAdminMixin, admin.ModelAdmin):
                     "include_context",
                     "execute_in_rehearsal",
                     "fixed_start_time",
+                    "finish_on_success",
+                    "next_action",
+                    "auto_start",
                 ]
             },
         ),

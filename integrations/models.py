@@ -477,17 +477,22 @@ class Action(models.Model):
         default=False, help_text="When off, a rehearsal run logs the request it would send but sends nothing."
     )
     auto_start = models.BooleanField(
-        default=True, help_text="As the next action of a chain, start by itself; otherwise wait for a person or the API."
+        default=True,
+        help_text="As the next action of a chain, start by itself; otherwise wait for a person (Start on the "
+        "run's page) or the API.",
     )
     fixed_start_time = models.DateTimeField(
         null=True, blank=True, help_text="Runs started before this time wait until it."
     )
     finish_on_success = models.BooleanField(
-        default=True, help_text="When a stop condition says success, the run ends as succeeded."
+        default=True,
+        help_text="When the conditions say success, the run ends as succeeded; otherwise it waits for a person "
+        "(or the API) to confirm or reject the success.",
     )
     next_action = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="previous_actions",
-        help_text="A chain: the action that follows a succeeded run, with every field stored so far.",
+        help_text="A chain: the action that follows a succeeded run, with every variable and field stored so far "
+        "(its placeholders may read them).",
     )
 
     created_at = models.DateTimeField(auto_now_add=True)
@@ -575,6 +580,22 @@ class Action(models.Model):
             for index, message in sorted(rows.get(key, {}).items()):
                 errors.setdefault(model._meta.verbose_name_plural, []).append(f"Row {index + 1}: {message}")
         return errors
+
+    def carried_names(self):
+        """(input names, stored field names) of the actions that lead into this one along chains, however far
+        back: a run of this action in a chain carries their values."""
+        inputs, fields = [], []
+        seen, frontier = {self.pk}, [self.pk]
+        while frontier:
+            before = list(Action.objects.filter(next_action__in=frontier).exclude(pk__in=seen).prefetch_related(
+                "inputs", "mappings", "stop_conditions"))
+            for action in before:
+                inputs.extend(row.name for row in action.inputs.all())
+                fields.extend(row.field for row in action.mappings.all())
+                fields.extend(row.target_field for row in action.stop_conditions.all() if row.target_field)
+            frontier = [action.pk for action in before]
+            seen.update(frontier)
+        return inputs, fields
 
     def validate_variables(self, variables):
         """The variables a run will get: declared defaults filled in, optional inputs left out as "";

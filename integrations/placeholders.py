@@ -139,6 +139,10 @@ def action_placeholder_errors(action, *, inputs, fields, secrets, stop_values=()
     "continue_conditions": {row index: message}}. The admin, the API and
     Action.placeholder_errors() all check with this.
     """
+    if action.pk:
+        # A run of a chain carries the variables and fields of the runs before it.
+        carried_inputs, carried_fields = action.carried_names()
+        inputs, fields = [*inputs, *carried_inputs], [*fields, *carried_fields]
     names = available_names(inputs=inputs, fields=fields, secrets=secrets)
     errors = check_action_placeholders(action, names)
     rows = {}

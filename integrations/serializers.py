@@ -242,7 +242,6 @@ ACTION_EXAMPLE = {
 }
 
 
-# next_action, auto_start and finish_on_success wait for chains, as on the admin's page.
 ACTION_FIELDS = [
     "id", "integration", "name", "slug", "description",
     "method", "url", "headers", "params", "body_type", "body", "connect_timeout", "read_timeout",
@@ -252,7 +251,7 @@ ACTION_FIELDS = [
     "poll_interval", "poll_max_attempts", "poll_timeout", "poll_backoff", "poll_backoff_max", "poll_jitter",
     "max_consecutive_errors", "on_connection_error", "on_rate_limited", "on_server_error", "on_other_status",
     "cancelable", "cancel_webhook_url", "cancel_webhook_method", "cancel_webhook_body", "include_context",
-    "execute_in_rehearsal", "fixed_start_time",
+    "execute_in_rehearsal", "fixed_start_time", "auto_start", "finish_on_success", "next_action",
     "inputs", "stop_conditions", "continue_if", "mappings",
     "created_at", "updated_at",
 ]
@@ -582,12 +581,13 @@ def save_secrets(integration, changes):
 
 
 class ActionDocumentSerializer(ActionSerializer):
-    """An action inside an integration's export document: no id, integration, client certificate or timestamps."""
+    """An action inside an integration's export document: no id, integration, client certificate or timestamps,
+    and no next action (an action's id means nothing on another site)."""
 
     class Meta(ActionSerializer.Meta):
         fields = [
             field for field in ActionSerializer.Meta.fields
-            if field not in ("id", "integration", "client_certificate_set", "created_at", "updated_at")
+            if field not in ("id", "integration", "client_certificate_set", "created_at", "updated_at", "next_action")
         ]
 
 

@@ -1,8 +1,9 @@
-"""Runs in the admin: the runs list, a run's page with its Actions log, the Debug view, Refire and Cancel.
+"""Runs in the admin: the runs list, a run's page with its chain and Actions log, the Debug view, and the
+operations: Refire, Cancel, Start (a chain's step that waits) and Confirm or Reject a success.
 
 Runs are not edited here: a run's page is read-only, and what may be done to
-a run (refire, cancel) is done by the engine's services, behind POST, CSRF
-and the runs.change_run permission. "Run now" lives on the action's page
+a run is done by the engine's services, behind POST, CSRF and the
+runs.change_run permission. "Run now" lives on the action's page
 (integrations/admin.py) and uses the same variables form as Refire.
 """
 
@@ -23,10 +24,10 @@ from django.utils.html import format_html, format_html_join
 
 from integrations.models import Action
 
-from . import debug_view, services
+from . import chains, debug_view, services
 from .downloads import file_response
 from .forms import VariablesForm
-from .models import ACTIVE, Exchange, Run, RunFile
+from .models import WORKING, Exchange, Run, RunFile
 
 LOG_PAGE_SIZE = 50
 # A search reads the variables of every run (no index helps with a substring of JSON text), then the
@@ -181,6 +182,9 @@ class RunAdmin(admin.ModelAdmin):
         return [
             path("<int:object_id>/refire/", view(self.refire_view), name="runs_run_refire"),
             path("<int:object_id>/cancel/", view(self.cancel_view), name="runs_run_cancel"),
+            path("<int:object_id>/start/", view(self.start_view), name="runs_run_start"),
+            path("<int:object_id>/confirm/", view(self.confirm_view), name="runs_run_confirm"),
+            path("<int:object_id>/reject/", view(self.reject_view), name="runs_run_reject"),
             path("<int:object_id>/exchanges/<int:exchange_id>/", view(self.exchange_view), name="runs_run_exchange"),
             path("<int:object_id>/files/<str:name>/", view(self.file_view), name="runs_run_file"),
             *super().get_urls(),
@@ -211,10 +215,24 @@ class RunAdmin(admin.ModelAdmin):
             "refires": list(run.refires.only("id", "status", "refired_from_id").order_by("id")),
             "next_runs": list(run.next_runs.select_related("action").only("id", "status", "action__name")),
             "files": list(run.files.all()),
+            **self.chain_context(run),
             **(extra_context or {}),
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/runs/run/run_page.html", context)
+
+    @staticmethod
+    def chain_context(run):
+        """The run's chain, each step with its latest attempt; nothing for a run outside any chain."""
+        if not run.previous_run_id and not run.action.next_action_id:
+            return {}
+        steps = chains.chain_of(run)
+        status = chains.chain_status(steps)
+        return {
+            "chain": steps,
+            "chain_badge": format_html('<span class="run-status run-status--{}">{}</span>', status,
+                                       chains.chain_status_label(status)),
+        }
 
     def run_context(self, request, run):
         return {
@@ -225,7 +243,9 @@ class RunAdmin(admin.ModelAdmin):
             "may_operate": self.may_operate(request),
             "duration": duration_text(run_duration(run)),
             "status_badge": status_badge(run),
-            "active": run.status in ACTIVE,
+            # Followed live while the engine works on it; a run that waits for a person keeps still (its
+            # reject form may be half filled in).
+            "active": run.status in WORKING,
             "variables_json": json.dumps(run.variables, indent=2, ensure_ascii=False),
             "fields_json": json.dumps(run.fields, indent=2, ensure_ascii=False),
         }
@@ -273,17 +293,32 @@ class RunAdmin(admin.ModelAdmin):
                                    submit="Refire")
 
     def cancel_view(self, request, object_id):
+        return self.operate(request, object_id, services.cancel, "cancelled")
+
+    def start_view(self, request, object_id):
+        return self.operate(request, object_id, services.start, "started")
+
+    def confirm_view(self, request, object_id):
+        return self.operate(request, object_id, services.confirm, "confirmed as succeeded")
+
+    def reject_view(self, request, object_id):
+        reason = request.POST.get("reason", "")[:1000]
+        return self.operate(request, object_id, lambda run, user: services.reject(run, user=user, reason=reason),
+                            "rejected: it failed")
+
+    def operate(self, request, object_id, service, done):
+        """POST: do ``service`` to the run as the user, then back to its page with what happened."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         run = self.get_run(request, object_id)
         if not self.may_operate(request):
             raise PermissionDenied
         try:
-            services.cancel(run, user=request.user)
+            service(run, user=request.user)
         except services.RunRefused as exc:
-            self.message_user(request, f"Not cancelled: {exc}", messages.ERROR)
+            self.message_user(request, f"Not {done.split(':')[0]}: {exc}", messages.ERROR)
         else:
-            self.message_user(request, f"Run #{run.pk} was cancelled.", messages.SUCCESS)
+            self.message_user(request, f"Run #{run.pk} was {done}.", messages.SUCCESS)
         return HttpResponseRedirect(run_url(run.pk))
 
     def variables_page(self, request, form, action, *, title, submit, run=None):

@@ -1,4 +1,5 @@
-"""REST API of runs: start, list, read, exchanges, refire, cancel (viewsets registered on the site's router).
+"""REST API of runs: start, list, read (with its chain), exchanges, refire, cancel, start a waiting step,
+confirm or reject a success (viewsets registered on the site's router).
 
 The views are thin: the engine's services start, refire and cancel runs, and
 their domain errors become HTTP answers here (RunRefused and its kinds 409,
@@ -23,6 +24,7 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
+    extend_schema_field,
     extend_schema_serializer,
     extend_schema_view,
 )
@@ -38,7 +40,7 @@ from rest_framework.reverse import reverse
 from integrations.models import Action, Integration
 from integrations.permissions import CanOperateRuns
 
-from . import services
+from . import chains, services
 from .downloads import file_response
 from .models import Exchange, IdempotencyKey, Run, RunFile, Status
 
@@ -93,8 +95,8 @@ def error(description, *examples):
 
 NOT_AUTHENTICATED = error("No credentials, or invalid ones.",
                           ("No credentials", "Authentication credentials were not provided."))
-FORBIDDEN = error("The user lacks the permission (runs.view_run to read, runs.change_run to start, refire "
-                  "or cancel).", ("Viewer", "You do not have permission to perform this action."))
+FORBIDDEN = error("The user lacks the permission (runs.view_run to read, runs.change_run to start, refire, "
+                  "cancel, confirm or reject).", ("Viewer", "You do not have permission to perform this action."))
 NO_RUN = error("No run has this id.", ("Unknown run", "No run 42."))
 FIELD_ERRORS = OpenApiResponse(
     OpenApiTypes.OBJECT,
@@ -137,6 +139,19 @@ RUN_EXAMPLE = {
     "created_by": "alice",
     "can_cancel": True,
     "can_refire": False,
+    "can_start": False,
+    "can_confirm": False,
+}
+RUN_DETAIL_EXAMPLE = {
+    **RUN_EXAMPLE,
+    "previous_run": 41,
+    "chain": [
+        {"step": 1, "run": 41, "url": "http://127.0.0.1:8000/api/runs/41/", "action": 2, "action_name": "Create order",
+         "status": "succeeded", "attempts": 1},
+        {"step": 2, "run": 42, "url": "http://127.0.0.1:8000/api/runs/42/", "action": 3, "action_name": "Pay order",
+         "status": "polling", "attempts": 2},
+    ],
+    "chain_status": "running",
 }
 
 
@@ -161,6 +176,11 @@ class RunSerializer(serializers.ModelSerializer):
     )
     can_cancel = serializers.BooleanField(read_only=True)
     can_refire = serializers.BooleanField(read_only=True)
+    can_start = serializers.BooleanField(read_only=True, help_text="A step of a chain that waits for a start.")
+    can_confirm = serializers.BooleanField(read_only=True, help_text="A success that waits for confirmation.")
+    previous_run = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True, help_text="The run of the previous step of its chain."
+    )
 
     class Meta:
         model = Run
@@ -168,7 +188,7 @@ class RunSerializer(serializers.ModelSerializer):
             "id", "url", "status", "reason", "action", "action_url", "integration", "rehearsal", "variables",
             "fields", "attempt", "polls", "created_at", "started_at", "finished_at", "next_poll_at", "deadline_at",
             "callback_url", "exchanges_url", "files_url", "refired_from", "refires", "previous_run", "created_by",
-            "can_cancel", "can_refire",
+            "can_cancel", "can_refire", "can_start", "can_confirm",
         ]
         read_only_fields = fields
 
@@ -189,6 +209,49 @@ class RunFileSerializer(serializers.ModelSerializer):
 
     def get_download_url(self, run_file) -> str:
         return reverse("run-file", args=[run_file.run_id, run_file.name], request=self.context.get("request"))
+
+
+class ChainStepSerializer(serializers.Serializer):
+    """A step of a chain: its latest attempt (the one the chain went on from, if any)."""
+
+    step = serializers.IntegerField(source="number", help_text="1 for the chain's first action.")
+    run = serializers.IntegerField(source="run.pk", help_text="The step's latest attempt.")
+    url = serializers.SerializerMethodField()
+    action = serializers.IntegerField(source="run.action_id")
+    action_name = serializers.CharField(source="run.action.name")
+    status = serializers.ChoiceField(source="run.status", choices=Status.choices)
+    attempts = serializers.IntegerField(help_text="Runs of this step: the first and its refires.")
+
+    def get_url(self, step) -> str:
+        return reverse("run-detail", args=[step.run.pk], request=self.context.get("request"))
+
+
+@extend_schema_serializer(examples=[OpenApiExample("A run in a chain", value=RUN_DETAIL_EXAMPLE,
+                                                   response_only=True)])
+class RunDetailSerializer(RunSerializer):
+    """A run, with the chain it belongs to (a run outside any chain is a chain of one step)."""
+
+    chain = serializers.SerializerMethodField()
+    chain_status = serializers.SerializerMethodField()
+
+    class Meta(RunSerializer.Meta):
+        fields = [*RunSerializer.Meta.fields, "chain", "chain_status"]
+        read_only_fields = fields
+
+    def steps(self, run):
+        if getattr(self, "_steps_of", None) != run.pk:
+            self._steps_of, self._steps = run.pk, chains.chain_of(run)
+        return self._steps
+
+    @extend_schema_field(ChainStepSerializer(many=True))
+    def get_chain(self, run):
+        return ChainStepSerializer(self.steps(run), many=True, context=self.context).data
+
+    @extend_schema_field(serializers.ChoiceField(choices=chains.ChainStatus.CHOICES))
+    def get_chain_status(self, run):
+        """running while a step works, waiting while one waits for a person, failed when a step's latest
+        attempt failed, timed out or was cancelled, succeeded when the last step succeeded."""
+        return chains.chain_status(self.steps(run))
 
 
 class ExchangeSerializer(serializers.ModelSerializer):
@@ -238,6 +301,11 @@ class StartRunSerializer(serializers.Serializer):
 
 class RefireSerializer(serializers.Serializer):
     variables = VariablesField(required=False, help_text="Edited variables; the old run's when left out.")
+
+
+class RejectSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=1000,
+                                   help_text="Why the success is rejected, in words (kept in the run's reason).")
 
 
 # --- pagination and filters -----------------------------------------------------------------------
@@ -440,8 +508,10 @@ RUN_ERRORS = {**READ_ERRORS, 404: NO_RUN}
     ),
     retrieve=extend_schema(
         summary="Read a run",
-        description="Poll this until `status` is no longer pending, running, polling or waiting_callback.",
-        responses={200: RunSerializer, **RUN_ERRORS},
+        description="Poll this until `status` is no longer pending, running, polling or waiting_callback "
+                    "(waiting_start and waiting_confirmation wait for a person: start, confirm or reject). "
+                    "`chain` lists the steps of its chain, each step's latest attempt.",
+        responses={200: RunDetailSerializer, **RUN_ERRORS},
     ),
 )
 class RunViewSet(viewsets.ReadOnlyModelViewSet):
@@ -455,6 +525,9 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return runs_for_api()
+
+    def get_serializer_class(self):
+        return RunDetailSerializer if self.action == "retrieve" else super().get_serializer_class()
 
     def get_object(self):
         try:
@@ -552,6 +625,66 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
         with refusals():
             services.cancel(run, user=request.user)
         return Response(self.get_serializer(run_for_api(run.pk)).data)
+
+
+    @extend_schema(
+        summary="Start a step of a chain that waits for a start",
+        description="A next action without auto start waits (`waiting_start`) for a person or this call; "
+                    "the run is then pending and a worker sends its first request as soon as it is due.",
+        request=None,
+        responses={
+            200: OpenApiResponse(RunSerializer, description="The run, pending."),
+            **RUN_ERRORS,
+            409: error("The run does not wait for a start.",
+                       ("Not waiting", "The run does not wait for a start: it is polling.")),
+        },
+    )
+    @action(detail=True, methods=["post"], serializer_class=RunSerializer, filter_backends=[])
+    def start(self, request, pk=None):
+        run = self.get_object()
+        with refusals():
+            services.start(run, user=request.user)
+        return Response(self.get_serializer(run_for_api(run.pk)).data)
+
+    @extend_schema(
+        summary="Confirm the success of a run that waits for confirmation",
+        description="An action that does not finish on success waits (`waiting_confirmation`) once its "
+                    "conditions say success; confirmed, the run succeeds and its chain goes on.",
+        request=None,
+        responses={
+            200: OpenApiResponse(RunSerializer, description="The run, succeeded."),
+            **RUN_ERRORS,
+            409: error("The run does not wait for confirmation.",
+                       ("Not waiting", "The run does not wait for confirmation: it is succeeded.")),
+        },
+    )
+    @action(detail=True, methods=["post"], serializer_class=RunSerializer, filter_backends=[])
+    def confirm(self, request, pk=None):
+        run = self.get_object()
+        with refusals():
+            services.confirm(run, user=request.user)
+        return Response(self.get_serializer(run_for_api(run.pk)).data)
+
+    @extend_schema(
+        summary="Reject the success of a run that waits for confirmation",
+        description="The run fails with the reason given (it can be refired); its chain does not go on.",
+        request=RejectSerializer,
+        responses={
+            200: OpenApiResponse(RunSerializer, description="The run, failed."),
+            400: FIELD_ERRORS,
+            **RUN_ERRORS,
+            409: error("The run does not wait for confirmation.",
+                       ("Not waiting", "The run does not wait for confirmation: it is succeeded.")),
+        },
+    )
+    @action(detail=True, methods=["post"], serializer_class=RejectSerializer, filter_backends=[])
+    def reject(self, request, pk=None):
+        run = self.get_object()
+        rejection = self.get_serializer(data=request.data)
+        rejection.is_valid(raise_exception=True)
+        with refusals():
+            services.reject(run, user=request.user, reason=rejection.validated_data.get("reason", ""))
+        return Response(RunSerializer(run_for_api(run.pk), context=self.get_serializer_context()).data)
 
 
 def register(router):

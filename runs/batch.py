@@ -39,7 +39,7 @@ from . import due_work, files, heartbeats, oauth, scheduling
 from .definitions import definitions_for
 from .exchange_log import exchange
 from .http import SendError, send
-from .models import ACTIVE, Exchange, ExchangeKind, FailedPart, Heartbeat, Run, RunFile, Status
+from .models import CHAIN_GOES_ON, WORKING, Exchange, ExchangeKind, FailedPart, Heartbeat, Run, RunFile, Status
 from .outbound import with_access_token
 
 log = logging.getLogger(__name__)
@@ -333,6 +333,8 @@ def _save_files(done, stored):
 
 def _write(done, stored):
     """Write ``done`` back; returns the storage names of the files saved with it."""
+    from .services import go_on
+
     kept = _save_files(done, stored)
     rows = [row for item in done for row in item.decision.exchanges]
     if rows:
@@ -348,11 +350,27 @@ def _write(done, stored):
                 f"{qn('last_at')} = %s, {qn('last_attempt')} = %s WHERE {qn('id')} = %s",
                 [(last_at.get_db_prep_save(at, connection), attempt, pk) for at, attempt, pk in repeats],
             )
-        groups = {}
+        groups, ending = {}, []
         for item in done:
             changes = {**item.decision.changes(), "lease_token": "", "lease_holder": "", "lease_until": None,
                        "in_flight": False}
-            groups.setdefault(tuple(changes), []).append((item.decision.run_id, item.token, changes))
+            if item.decision.status in CHAIN_GOES_ON:
+                ending.append((item.decision.run_id, item.token, changes))
+            else:
+                groups.setdefault(tuple(changes), []).append((item.decision.run_id, item.token, changes))
+        # A run that succeeds is written on its own, so that its chain goes on only where this very update
+        # ended it (executemany cannot say which of its rows it changed).
+        working = list(WORKING)
+        for pk, token, changes in ending:
+            fields = [Run._meta.get_field(name) for name in changes]
+            columns = ", ".join(f"{qn(field.column)} = %s" for field in fields)
+            cursor.execute(
+                f"UPDATE {qn(Run._meta.db_table)} SET {columns} WHERE {qn('id')} = %s AND {qn('lease_token')} = %s "
+                f"AND {qn('status')} IN ({', '.join(['%s'] * len(working))})",
+                [_db_value(field, changes[field.name]) for field in fields] + [pk, token, *working],
+            )
+            if cursor.rowcount == 1:
+                go_on(pk)
         # The ORM's update() compiles a query per run, which costs more CPU than the poll: the
         # statement is compiled once per set of columns and sent with executemany.
         for names, items in groups.items():
@@ -390,7 +408,7 @@ def _write_failure(item, exc):
     decision, redactor = item.decision, item.redactor
     message = redactor.text(f"{exc.__class__.__name__}: {exc}")
     log.error("Run %s: its decision could not be saved: %s", decision.run_id, message)
-    Run.objects.filter(pk=decision.run_id, lease_token=item.token, status__in=ACTIVE).update(
+    Run.objects.filter(pk=decision.run_id, lease_token=item.token, status__in=WORKING).update(
         status=Status.FAILED, reason=f"The result could not be saved: {message}"[:2000], finished_at=timezone.now(),
         next_poll_at=None, lease_token="", lease_holder="", lease_until=None, in_flight=False,
     )

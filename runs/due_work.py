@@ -35,7 +35,7 @@ from integrations.validators import check_file_name
 from . import exchange_log, scheduling
 from .evaluation import mapped_fields, read_answer, stop_decision, unmet_conditions
 from .http import Outbound, SendError
-from .models import ACTIVE, ExchangeKind, FailedPart, Status, check_transition
+from .models import ACTIVE, WORKING, ExchangeKind, FailedPart, Status, check_transition
 from .outbound import BuildError, auth_values, build, context_for, poll_part, request_part
 from .redaction import MASK
 
@@ -85,7 +85,8 @@ class Decision:
 
     @property
     def finished(self):
-        return self.status not in ACTIVE
+        """Decided: the engine has nothing more to do for the run (it may still wait for a person's confirmation)."""
+        return self.status not in WORKING
 
 
 @dataclass
@@ -142,8 +143,20 @@ def move(decision, status, reason, now):
     decision.reason = reason
     if status not in ACTIVE:
         decision.finished_at = now
+    if status not in WORKING:
         decision.next_poll_at = None
     return decision
+
+
+def succeed(decision, definition, reason, now):
+    """``decision`` with the run succeeded, or waiting for a person to confirm it when the action does not
+    finish on success (Cutover's "finish on success" off)."""
+    if definition.action.finish_on_success:
+        return move(decision, Status.SUCCEEDED, reason, now)
+    return move(decision, Status.WAITING_CONFIRMATION, f"{reason} {WAITING_FOR_CONFIRMATION}", now)
+
+
+WAITING_FOR_CONFIRMATION = "Waiting for a person to confirm success."
 
 
 # --- before sending --------------------------------------------------------------------
@@ -363,8 +376,10 @@ def _judge(step, decision):
         failed = matched.outcome == Outcome.FAILURE
         if failed:
             decision.failed_part = FailedPart.RESPONSE
-        status = Status.FAILED if failed else Status.SUCCEEDED
-        return _note(move(decision, status, f"Stop condition matched: {said}", step.now), notes)
+        reason = f"Stop condition matched: {said}"
+        if failed:
+            return _note(move(decision, Status.FAILED, reason, step.now), notes)
+        return _note(succeed(decision, definition, reason, step.now), notes)
 
     if not accepted:
         _note(decision, notes)
@@ -383,8 +398,7 @@ def _judge(step, decision):
     if step.send.first:
         if action.polling_mode == PollingMode.NONE:
             notes.append(_store(decision, definition, definition.result_mappings, answer))
-            return _note(move(decision, Status.SUCCEEDED, f"The service answered {received.status}.", step.now),
-                         notes)
+            return _note(succeed(decision, definition, f"The service answered {received.status}.", step.now), notes)
         if action.polling_mode == PollingMode.CALLBACK:
             move(decision, Status.WAITING_CALLBACK, "Waiting for the callback.", step.now)
             decision.next_poll_at = decision.deadline_at
@@ -534,7 +548,7 @@ def judge_callback(run, definition, row, now):
         stored = _store(decision, definition, definition.result_mappings, answer)
         exchange_log.finish_decision(row, redactor, " ".join(filter(None, [
             stored, "Callback received: the run succeeded (no stop conditions)."])))
-        return move(decision, Status.SUCCEEDED, "Callback received.", now)
+        return succeed(decision, definition, "Callback received.", now)
     matched, stored, said = stop_decision(definition.stop_conditions, answer, context_for(definition, run))
     decision.fields.update(_redacted(definition, stored))
     if matched is None:
@@ -544,8 +558,10 @@ def judge_callback(run, definition, row, now):
     if matched.outcome == Outcome.FAILURE:
         row.failed_part = FailedPart.REQUEST
     exchange_log.finish_decision(row, redactor, " ".join(filter(None, notes)))
-    status = Status.FAILED if matched.outcome == Outcome.FAILURE else Status.SUCCEEDED
-    return move(decision, status, redactor.text(f"Stop condition matched: {said}"), now)
+    reason = redactor.text(f"Stop condition matched: {said}")
+    if matched.outcome == Outcome.FAILURE:
+        return move(decision, Status.FAILED, reason, now)
+    return succeed(decision, definition, reason, now)
 
 
 # --- faults --------------------------------------------------------------------------------
@@ -563,6 +579,6 @@ def internal_failure(run, definition, exc, stage, now):
         text, message = redactor.text(text), redactor.text(message)
     log.error("Run %s failed while %s:\n%s", run.pk, stage, text)
     decision = unchanged(run)
-    if run.status not in ACTIVE:
+    if run.status not in WORKING:
         return decision
     return move(decision, Status.FAILED, f"Internal error while {stage}: {message}"[:2000], now)

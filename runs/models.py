@@ -25,18 +25,29 @@ class Status(models.TextChoices):
     TIMED_OUT = "timed_out", "Timed out"
     CANCELLED = "cancelled", "Cancelled"
     SKIPPED = "skipped", "Skipped"
+    WAITING_START = "waiting_start", "Waiting to start"
+    WAITING_CONFIRMATION = "waiting_confirmation", "Waiting for confirmation"
 
 
-ACTIVE = {Status.PENDING, Status.RUNNING, Status.POLLING, Status.WAITING_CALLBACK}
+# Runs the engine still has work to do for (sending, polling, waiting for the service).
+WORKING = {Status.PENDING, Status.RUNNING, Status.POLLING, Status.WAITING_CALLBACK}
+# Runs that wait for a person (or an API call): to start a step of a chain, to confirm a success. Never due.
+WAITING = {Status.WAITING_START, Status.WAITING_CONFIRMATION}
+ACTIVE = WORKING | WAITING
 FINISHED = {Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT, Status.CANCELLED, Status.SKIPPED}
 REFIREABLE = {Status.FAILED, Status.TIMED_OUT, Status.CANCELLED}
+# A run that ends so lets its chain go on into the next action (a rehearsal skips a step, not the chain).
+CHAIN_GOES_ON = {Status.SUCCEEDED, Status.SKIPPED}
 
 # Every move a run may make; anything else is a bug and is refused.
+_DECIDED = FINISHED - {Status.SKIPPED} | {Status.WAITING_CONFIRMATION}
 TRANSITIONS = {
+    Status.WAITING_START: {Status.PENDING, Status.CANCELLED},
     Status.PENDING: {Status.RUNNING, Status.CANCELLED, Status.FAILED, Status.SKIPPED},
-    Status.RUNNING: {Status.POLLING, Status.WAITING_CALLBACK} | FINISHED - {Status.SKIPPED},
-    Status.POLLING: FINISHED - {Status.SKIPPED},
-    Status.WAITING_CALLBACK: FINISHED - {Status.SKIPPED},
+    Status.RUNNING: {Status.POLLING, Status.WAITING_CALLBACK} | _DECIDED,
+    Status.POLLING: _DECIDED,
+    Status.WAITING_CALLBACK: _DECIDED,
+    Status.WAITING_CONFIRMATION: {Status.SUCCEEDED, Status.FAILED, Status.CANCELLED},
 }
 
 
@@ -131,6 +142,11 @@ class Run(models.Model):
             models.Index(fields=["integration", "-created_at", "-id"], name="run_integration_list_idx"),
             models.Index(fields=["action", "-created_at", "-id"], name="run_action_list_idx"),
         ]
+        constraints = [
+            # A run's chain goes on into one next run; refires of that next run share its previous_run.
+            models.UniqueConstraint(fields=["previous_run"], name="unique_next_run_per_run",
+                                    condition=models.Q(previous_run__isnull=False, refired_from__isnull=True)),
+        ]
 
     def __str__(self):
         return f"Run {self.pk} of {self.action.name}"
@@ -149,13 +165,23 @@ class Run(models.Model):
 
     @property
     def can_cancel(self):
-        return self.status in ACTIVE and (self.action.cancelable or self.is_scheduled)
+        # A run that has sent nothing yet may be cancelled whatever the action says.
+        unsent = self.is_scheduled or self.status == Status.WAITING_START
+        return self.status in ACTIVE and (self.action.cancelable or unsent)
 
     @property
     def is_scheduled(self):
         """Nothing sent yet, and its first request is due later (the action's fixed start time)."""
         return (self.status == Status.PENDING and self.attempt == 0 and self.next_poll_at is not None
                 and self.next_poll_at > timezone.now())
+
+    @property
+    def can_start(self):
+        return self.status == Status.WAITING_START
+
+    @property
+    def can_confirm(self):
+        return self.status == Status.WAITING_CONFIRMATION
 
     @property
     def callback_url(self):

@@ -1,4 +1,4 @@
-"""What people and services do to runs: start, refire, cancel, and post callbacks.
+"""What people and services do to runs: start, refire, cancel, post callbacks, and move chains on.
 
 The admin, the API and the commands call these; they raise domain errors
 (RunRefused and its kinds) whose messages say why in words, and the views
@@ -6,7 +6,7 @@ map those to HTTP codes. Due work (sending and polling) is in runs/batch.py.
 """
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from integrations.models import PollingMode
@@ -14,7 +14,7 @@ from integrations.templating import UnknownPlaceholder
 
 from . import batch, due_work, exchange_log
 from .definitions import definition_for
-from .models import ACTIVE, REFIREABLE, ExchangeKind, FailedPart, Run, Status
+from .models import ACTIVE, CHAIN_GOES_ON, REFIREABLE, WORKING, ExchangeKind, FailedPart, Run, Status
 from .outbound import BuildError, auth_values, build, cancel_part, context_for, request_part
 
 
@@ -42,33 +42,43 @@ class NotWaitingForCallback(RunRefused):
     pass
 
 
+class NotWaiting(RunRefused):
+    """The run does not wait for what a person asked to do (start it, confirm or reject its success)."""
+
+
 # --- starting ----------------------------------------------------------------------------------
 
 
-def start_run(action, variables=None, *, rehearsal=False, user=None, refired_from=None, previous_run=None):
+def start_run(action, variables=None, *, rehearsal=False, user=None, refired_from=None, previous_run=None,
+              wait_for_start=False):
     """Create a run of ``action``; its first request is sent by a worker as soon as it is due.
 
-    Raises ValidationError when the variables do not fit, RunRefused when the
-    action cannot run. Nothing is sent before both checks pass.
+    A run of a chain (``previous_run``) carries the previous run's variables
+    and stored fields; ``variables`` override them, and only those the action
+    declares are checked. ``wait_for_start``: the run waits for a person or
+    the API to start it. Raises ValidationError when the variables do not fit,
+    RunRefused when the action cannot run. Nothing is sent before both checks pass.
     """
     if action.integration.archived:
         raise RunRefused(f"The integration {action.integration} is archived: its actions cannot run.")
-    variables = action.validate_variables(variables)
-    now = timezone.now()
-    start_at = max(now, action.fixed_start_time) if action.fixed_start_time else now
+    if previous_run is not None:
+        variables = _chained_variables(action, {**previous_run.variables, **(variables or {})})
+    else:
+        variables = action.validate_variables(variables)
     run = Run(
         action=action,
         integration=action.integration,
         variables=variables,
         rehearsal=rehearsal,
-        reason=(f"Scheduled: the action starts at its fixed start time, {start_at:%Y-%m-%d %H:%M:%S %Z}."
-                if start_at > now else ""),
         created_by=user,
         refired_from=refired_from,
         previous_run=previous_run,
         fields=dict(previous_run.fields) if previous_run else {},
-        next_poll_at=start_at,
     )
+    if wait_for_start:
+        run.status, run.reason = Status.WAITING_START, "Waiting for a person or the API to start it."
+    else:
+        run.next_poll_at, run.reason = _start_at(action)
     definition = definition_for(action)
     try:
         auth_values(definition.integration, context_for(definition, run, 1))
@@ -77,6 +87,28 @@ def start_run(action, variables=None, *, rehearsal=False, user=None, refired_fro
         raise ValidationError({"variables": definition.redactor.text(str(exc))}) from None
     run.save()
     return run
+
+
+def _start_at(action, reason=""):
+    """(When a run of ``action`` started now is due, the reason it says): the action's fixed start time
+    when that is later."""
+    now = timezone.now()
+    start_at = max(now, action.fixed_start_time) if action.fixed_start_time else now
+    if start_at > now:
+        reason = f"Scheduled: the action starts at its fixed start time, {start_at:%Y-%m-%d %H:%M:%S %Z}."
+    return start_at, reason
+
+
+def _chained_variables(action, variables):
+    """Variables carried along a chain: those ``action`` declares are checked (defaults fill the blanks),
+    the others pass through untouched for later steps."""
+    if not isinstance(variables, dict):
+        return action.validate_variables(variables)  # refused with the usual message
+    declared = set(action.inputs.values_list("name", flat=True))
+    if not declared:
+        return action.validate_variables(variables)
+    checked = action.validate_variables({name: value for name, value in variables.items() if name in declared})
+    return {**{name: value for name, value in variables.items() if name not in declared}, **checked}
 
 
 def refire(run, variables=None, *, user=None):
@@ -96,21 +128,107 @@ def refire(run, variables=None, *, user=None):
     )
 
 
+# --- chains --------------------------------------------------------------------------------------
+
+
+def go_on(run_id):
+    """The next run of a chain, after run ``run_id`` succeeded (or was skipped in rehearsal): None when its
+    action names no next action, or the next run exists already.
+
+    Call it in the transaction whose conditional update ended the run, and
+    only when that update took effect: then the next run is created once,
+    however many workers raced to end the run. A next action with auto start
+    is due at once, any other waits for a start. A next run that cannot start
+    (variables that do not fit, an archived integration) is created failed,
+    with the reason, so that it shows in the chain and can be refired.
+    """
+    run = Run.objects.select_related("action__next_action__integration", "created_by").get(pk=run_id)
+    follower = run.action.next_action
+    if follower is None:
+        return None
+    try:
+        with transaction.atomic():  # a savepoint: a refusal or a duplicate leaves the caller's transaction usable
+            try:
+                return start_run(follower, rehearsal=run.rehearsal, user=run.created_by, previous_run=run,
+                                 wait_for_start=not follower.auto_start)
+            except (ValidationError, RunRefused) as exc:
+                messages = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
+                now = timezone.now()
+                return Run.objects.create(
+                    action=follower, integration=follower.integration, variables=run.variables,
+                    fields=dict(run.fields), rehearsal=run.rehearsal, created_by=run.created_by, previous_run=run,
+                    status=Status.FAILED, finished_at=now,
+                    reason=f"The chain could not go on into {follower.name}: {' '.join(messages)}"[:2000],
+                )
+    except IntegrityError:
+        return None  # its next run exists already
+
+
+def start(run, *, user=None):
+    """Start a run that waits for a start (a step of a chain without auto start): it is due now."""
+    who = f" by {user}" if user else ""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().select_related("action").get(pk=run.pk)
+        if run.status != Status.WAITING_START:
+            raise NotWaiting(f"The run does not wait for a start: it is {run.get_status_display().lower()}.")
+        run.check_transition(Status.PENDING)
+        start_at, reason = _start_at(run.action, f"Started{who}.")
+        Run.objects.filter(pk=run.pk, status=Status.WAITING_START).update(
+            status=Status.PENDING, reason=reason, next_poll_at=start_at)
+    run.refresh_from_db()
+    return run
+
+
+def confirm(run, *, user=None):
+    """Confirm the success of a run that waits for confirmation: it succeeds and its chain goes on."""
+    who = f" by {user}" if user else ""
+    return _decide_waiting(run, Status.SUCCEEDED, lambda said: f"Success confirmed{who}. {said}")
+
+
+def reject(run, *, user=None, reason=""):
+    """Reject the success of a run that waits for confirmation: it fails (and can be refired)."""
+    who = f" by {user}" if user else ""
+    why = f": {reason.strip().rstrip('.')}." if reason and reason.strip() else "."
+    return _decide_waiting(run, Status.FAILED, lambda said: f"Success rejected{who}{why} {said}")
+
+
+def _decide_waiting(run, status, reason):
+    with transaction.atomic():
+        run = Run.objects.select_for_update().get(pk=run.pk)
+        if run.status != Status.WAITING_CONFIRMATION:
+            raise NotWaiting(f"The run does not wait for confirmation: it is {run.get_status_display().lower()}.")
+        run.check_transition(status)
+        said = run.reason.replace(WAITING_SUFFIX, "").strip()
+        updated = Run.objects.filter(pk=run.pk, status=Status.WAITING_CONFIRMATION).update(
+            status=status, reason=reason(said)[:2000], finished_at=timezone.now(), next_poll_at=None)
+        if updated and status in CHAIN_GOES_ON:
+            go_on(run.pk)
+    run.refresh_from_db()
+    return run
+
+
+WAITING_SUFFIX = due_work.WAITING_FOR_CONFIRMATION
+
+
 # --- cancelling ------------------------------------------------------------------------------
 
 
 def cancel(run, *, user=None):
-    """Cancel an active run of a cancelable action, then call its cancel webhook if it has one.
+    """Cancel an active or waiting run of a cancelable action, then call its cancel webhook if it has one.
 
-    A run still waiting for its fixed start time has sent nothing: it can be cancelled whatever the action says.
+    A run that has sent nothing (waiting for its fixed start time, or for a
+    person to start it) can be cancelled whatever the action says, and no
+    webhook is called for it; nor for a run waiting for a person to confirm
+    its success, whose remote work is over.
     """
     with transaction.atomic():
         run = Run.objects.select_for_update().select_related("action", "integration").get(pk=run.pk)
         if run.status not in ACTIVE:
             raise RunFinished(f"The run is already {run.get_status_display().lower()}.")
-        if not run.action.cancelable and not run.is_scheduled:
+        unsent = run.is_scheduled or run.status == Status.WAITING_START
+        if not run.action.cancelable and not unsent:
             raise NotCancelable(f"Runs of {run.action.name} cannot be cancelled (the action is not cancelable).")
-        scheduled = run.is_scheduled
+        call_webhook = run.status in WORKING and not unsent
         who = f" by {user}" if user else ""
         run.check_transition(Status.CANCELLED)
         now = timezone.now()
@@ -119,7 +237,7 @@ def cancel(run, *, user=None):
         run.lease_token, run.lease_holder, run.lease_until, run.in_flight = "", "", None, False
         run.save(update_fields=["status", "reason", "finished_at", "next_poll_at", "lease_token", "lease_holder",
                                 "lease_until", "in_flight"])
-    if run.action.cancel_webhook_url and not scheduled:  # nothing was started that the service must stop
+    if run.action.cancel_webhook_url and call_webhook:  # nothing was started that the service must stop
         _call_cancel_webhook(run)
     return run
 
@@ -171,6 +289,8 @@ def handle_callback(token, body, headers):
             raise RunNotFound("No run has this callback token.")
         if run.status not in ACTIVE:
             raise RunFinished(f"The run is already {run.get_status_display().lower()}.")
+        if run.status == Status.WAITING_CONFIRMATION:
+            raise RunFinished("The run's conditions have decided already: it waits for a person to confirm success.")
         if run.action.polling_mode != PollingMode.CALLBACK:
             raise NotWaitingForCallback("This run does not wait for callbacks: its action does not use them.")
         definition = definition_for(run.action, run.integration)
@@ -204,7 +324,15 @@ def evaluate_early_callbacks(run_id):
 
 
 def _save(run, decision):
-    """Write a decision taken under the run's row lock (a worker holding its lease then writes nothing)."""
+    """Write a decision taken under the run's row lock (a worker holding its lease then writes nothing).
+
+    The update requires the status the decision was taken from, so that a run
+    ended meanwhile (on a database without row locks) is not ended twice, and
+    its chain goes on once.
+    """
     batch.write_exchanges(decision.exchanges)
     changes = {name: value for name, value in decision.changes().items() if name != "last_exchange"}
-    Run.objects.filter(pk=run.pk).update(**changes, lease_token="", lease_holder="", lease_until=None, in_flight=False)
+    updated = Run.objects.filter(pk=run.pk, status=run.status).update(
+        **changes, lease_token="", lease_holder="", lease_until=None, in_flight=False)
+    if updated and decision.status in CHAIN_GOES_ON and run.status not in CHAIN_GOES_ON:
+        go_on(run.pk)

@@ -8,9 +8,11 @@ from runs.dispatch import dispatch_once
 from runs.models import ACTIVE, Run
 
 
-def make_action(base_url, *, integration=None, inputs=(), mappings=(), stop=(), **fields):
+def make_action(base_url, *, integration=None, inputs=(), mappings=(), stop=(), after=None, **fields):
     """An action on an integration whose base URL is ``base_url``, checked as the admin checks it.
 
+    ``after``: the action this one follows in a chain (its next_action is set before the check, so that
+    this one may read the fields it stores).
     ``inputs``: names of the variables it takes (each optional), or dicts of ActionInput fields.
     ``mappings``: (field, path[, source]) rows.
     ``stop`` rows: (path, operator, value, outcome[, target_field]), each a group of its own,
@@ -37,6 +39,9 @@ def make_action(base_url, *, integration=None, inputs=(), mappings=(), stop=(), 
             row = {"path": path, "operator": operator, "value": value, "outcome": outcome,
                    "target_field": target[0] if target else ""}
         _save(StopCondition(action=action, position=position, **row))
+    if after is not None:
+        after.next_action = action
+        after.save(update_fields=["next_action"])
     errors = action.placeholder_errors()
     if errors:
         raise ValidationError(errors)

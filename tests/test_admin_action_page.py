@@ -1,4 +1,4 @@
-"""The action page: what it shows of the request and polling, and what it leaves to a later chains page."""
+"""The action page: what it shows of the request, polling and settings (chains among them)."""
 
 import pytest
 from django.urls import reverse
@@ -19,12 +19,25 @@ def fieldset_fields(page, name):
     return [field.field.name for line in fieldset for field in line]
 
 
-def test_chain_settings_are_not_offered_yet(page):
-    form = page.context["adminform"].form
+def test_chain_settings_are_on_the_settings_tab(page):
+    assert set(CHAIN_FIELDS) <= set(fieldset_fields(page, "Settings"))
 
-    assert not set(CHAIN_FIELDS) & set(form.fields)
-    html = page.content.decode()
-    assert 'name="next_action"' not in html and 'name="auto_start"' not in html
+
+def test_the_chain_settings_are_saved_from_the_page(post_action, action, integration):
+    follower = Action.objects.create(integration=integration, name="Follow", slug="follow", url="/f")
+
+    response = post_action(next_action=follower.pk, auto_start="", finish_on_success="")
+
+    assert response.status_code == 302
+    action.refresh_from_db()
+    assert (action.next_action, action.auto_start, action.finish_on_success) == (follower, False, False)
+
+
+def test_an_action_cannot_follow_itself(post_action, action):
+    response = post_action(next_action=action.pk)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["next_action"] == ["An action cannot follow itself."]
 
 
 def test_saving_the_page_leaves_the_chain_settings_as_they_were(post_action, action, integration):

@@ -4,7 +4,7 @@ import pytest
 import yaml
 from django.core.management import call_command
 
-from runs.api import RUN_EXAMPLE
+from runs.api import RUN_DETAIL_EXAMPLE, RUN_EXAMPLE
 
 
 @pytest.fixture
@@ -37,6 +37,9 @@ def test_the_callback_endpoint_is_documented_without_credentials(schema):
     ("/api/runs/{id}/exchanges/", "get", {"200", "401", "403", "404"}),
     ("/api/runs/{id}/refire/", "post", {"201", "400", "401", "403", "404", "409"}),
     ("/api/runs/{id}/cancel/", "post", {"200", "401", "403", "404", "409"}),
+    ("/api/runs/{id}/start/", "post", {"200", "401", "403", "404", "409"}),
+    ("/api/runs/{id}/confirm/", "post", {"200", "401", "403", "404", "409"}),
+    ("/api/runs/{id}/reject/", "post", {"200", "400", "401", "403", "404", "409"}),
 ])
 def test_every_runs_operation_documents_its_error_responses(schema, path, method, codes):
     operation = schema["paths"][path][method]
@@ -49,8 +52,20 @@ def test_every_runs_operation_documents_its_error_responses(schema, path, method
 def test_the_run_document_has_its_example(schema):
     content = schema["paths"]["/api/runs/{id}/"]["get"]["responses"]["200"]["content"]["application/json"]
 
-    assert content["examples"]["APollingRun"]["value"] == RUN_EXAMPLE
+    assert content["examples"]["ARunInAChain"]["value"] == RUN_DETAIL_EXAMPLE
+    assert set(RUN_DETAIL_EXAMPLE) == set(schema["components"]["schemas"]["RunDetail"]["properties"])
     assert set(RUN_EXAMPLE) == set(schema["components"]["schemas"]["Run"]["properties"])
+
+
+def test_the_run_statuses_and_chain_statuses_are_enumerated(schema):
+    components = schema["components"]["schemas"]
+    statuses = {choice for option in components["Run"]["properties"]["status"].get("allOf", [{}])
+                for choice in components.get(option.get("$ref", "#/x/y/none").split("/")[-1], {}).get("enum", [])}
+
+    assert {"waiting_start", "waiting_confirmation"} <= statuses
+    chain_status = components["RunDetail"]["properties"]["chain_status"]
+    [ref] = [option["$ref"] for option in chain_status.get("allOf", [chain_status]) if "$ref" in option]
+    assert components[ref.split("/")[-1]]["enum"] == ["running", "waiting", "failed", "succeeded"]
 
 
 def test_the_idempotency_key_header_is_documented(schema):

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from integrations.models import Action
 from runs.heartbeats import live_clusters
-from runs.models import ACTIVE, Exchange, Status
+from runs.models import WORKING, Exchange, Status
 from runs.services import RunRefused, start_run
 
 
@@ -64,7 +64,7 @@ class Command(BaseCommand):
                     shown[exchange.pk] = exchange.repeat_count
                     self.stdout.write(self._line(exchange))
             run.refresh_from_db()
-            if run.status not in ACTIVE:
+            if run.status not in WORKING:
                 break
             elapsed = time.monotonic() - started
             if timeout and elapsed > timeout:
