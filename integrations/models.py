@@ -559,6 +559,10 @@ class Action(models.Model):
             )
         if self.next_action_id and self.next_action_id == self.pk:
             errors.setdefault("next_action", []).append("An action cannot follow itself.")
+        elif self.next_action_id and self.pk and self._chain_leads_back():
+            # Every run of a loop would start the next one, for ever.
+            errors.setdefault("next_action", []).append(
+                "This chain would lead back to this action: a chain cannot loop.")
         if errors:
             raise ValidationError(errors)
 
@@ -580,6 +584,16 @@ class Action(models.Model):
             for index, message in sorted(rows.get(key, {}).items()):
                 errors.setdefault(model._meta.verbose_name_plural, []).append(f"Row {index + 1}: {message}")
         return errors
+
+    def _chain_leads_back(self):
+        """Does following next_action from this action's next action come back to this action?"""
+        seen, current = set(), self.next_action_id
+        while current and current not in seen:
+            if current == self.pk:
+                return True
+            seen.add(current)
+            current = Action.objects.filter(pk=current).values_list("next_action_id", flat=True).first()
+        return False
 
     def carried_names(self):
         """(input names, stored field names) of the actions that lead into this one along chains, however far

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from .models import CHAIN_GOES_ON, WAITING, WORKING, Run
 
-# next_action may loop (A -> B -> A): a page shows this many steps at most.
+# Definitions refuse a loop of next actions (A -> B -> A), but one made before that, or in the database, must
+# not hang a page: it shows this many steps at most.
 MAX_STEPS = 100
 
 

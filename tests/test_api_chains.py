@@ -148,3 +148,13 @@ def test_an_action_names_its_next_action_through_the_api_and_the_next_one_reads_
     assert api.patch(f"/api/actions/{first.pk}/", {"next_action": first.pk}, format="json").json() == {
         "next_action": ["An action cannot follow itself."]
     }
+
+
+def test_a_chain_cannot_loop(api, db, server):
+    first = make_action(server.base_url, name="One")
+    second = make_action(server.base_url, integration=first.integration, name="Two", after=first)
+
+    response = api.patch(f"/api/actions/{second.pk}/", {"next_action": first.pk}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"next_action": ["This chain would lead back to this action: a chain cannot loop."]}
