@@ -7,6 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
+from .manifests import ManifestRefused, import_manifest
 from .models import Action, Integration, Secret
 from .openapi import AutoSchema, detail_response
 from .permissions import CanImportIntegrations, ChangePermissions, IntegrationPermissions
@@ -18,6 +19,18 @@ class Conflict(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "This cannot be done in the object's present state."
     default_code = "conflict"
+
+
+class ManifestImportSerializer(serializers.Serializer):
+    """A ChiefOnboarding manifest to import, with the integration's name and its secrets' values."""
+
+    name = serializers.CharField(max_length=200, help_text="The integration's name.")
+    slug = serializers.SlugField(required=False, allow_blank=True, help_text="Blank: made from the name.")
+    secrets = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False), required=False, default=dict,
+        help_text="The values of the manifest's initial_data_form entries, by id (write-only).",
+    )
+    manifest = serializers.JSONField(help_text="The manifest: {\"execute\": [...], \"headers\": {...}, ...}.")
 
 
 class ImportOptions(serializers.Serializer):
@@ -97,6 +110,38 @@ class IntegrationViewSet(
         options.is_valid(raise_exception=True)
         try:
             integration, created = import_integration(request.data, replace=options.validated_data["replace"])
+        except ImportRefused as exc:
+            return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            self.get_serializer(integration).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+    @extend_schema(
+        summary="Import a ChiefOnboarding manifest",
+        description="Its execute list becomes a chain of actions of one integration (its revoke list a second "
+        "chain); initial_data_form values become secrets, store_data response mappings, other placeholders "
+        "the chain's variables. A manifest that uses something this product cannot express is refused with "
+        "every such part named under manifest; the converted definition is then checked like an import.",
+        request=ManifestImportSerializer,
+        parameters=[ImportOptions],
+        responses={
+            201: OpenApiResponse(IntegrationSerializer, description="Imported as a new integration."),
+            200: OpenApiResponse(IntegrationSerializer, description="Replaced the integration with this slug."),
+        },
+    )
+    @action(
+        detail=False, methods=["post"], url_path="import-manifest", url_name="import-manifest",
+        permission_classes=[CanImportIntegrations],
+    )
+    def import_chiefonboarding_manifest(self, request):
+        options = ImportOptions(data=request.query_params)
+        options.is_valid(raise_exception=True)
+        given = ManifestImportSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        try:
+            integration, created = import_manifest(replace=options.validated_data["replace"], **given.validated_data)
+        except ManifestRefused as exc:
+            return Response({"manifest": exc.faults}, status=status.HTTP_400_BAD_REQUEST)
         except ImportRefused as exc:
             return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
         return Response(

@@ -310,3 +310,14 @@ def manifest_document(manifest, *, name, slug="", secrets=None):
     import names those that have none (unless the integration it replaces has them).
     """
     return _Converter(manifest).convert(name=name, slug=slug or slugify(name), secrets=secrets)
+
+
+def import_manifest(manifest, *, name, slug="", secrets=None, replace=False):
+    """Import ``manifest`` as an integration whose actions are its chains; returns (integration, created).
+
+    Raises ManifestRefused for what cannot be expressed, transfer.ImportRefused
+    for what the converted definition gets wrong; nothing is written then.
+    """
+    from .transfer import import_integration
+
+    return import_integration(manifest_document(manifest, name=name, slug=slug, secrets=secrets), replace=replace)

@@ -334,7 +334,8 @@ class ActionSerializer(DefinitionSerializer):
                 rows[attribute] = [model(**values) for values in attrs[attribute]]
             else:
                 rows[attribute] = list(getattr(self.instance, attribute).all()) if self.instance else []
-        errors = action_errors(action, rows, secrets=self._secret_names(action))
+        carried = self.context.get("carried", {}).get(action.slug, ((), ()))
+        errors = action_errors(action, rows, secrets=self._secret_names(action), carried=carried)
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
@@ -362,13 +363,14 @@ class ActionSerializer(DefinitionSerializer):
         return instance
 
 
-def action_errors(action, rows, *, secrets):
+def action_errors(action, rows, *, secrets, carried=((), ())):
     """The faults of ``action`` with ``rows`` ({attribute: [unsaved or saved row]}), as an API error document.
 
     ``secrets`` are the names of its integration's secrets. The checks are
     the admin's: full_clean of the action and of each row, one outcome per
     stop group, and placeholders that the inputs, stored fields, secrets and
-    run facts of this very document can fill.
+    run facts of this very document can fill; ``carried`` (input names, field
+    names) are those a chain brings from the actions before it.
     """
     # An imported action's integration is not saved yet: there is nothing to look up.
     errors = model_errors(action, exclude=[] if action.integration_id is not None else ["integration"])
@@ -393,8 +395,9 @@ def action_errors(action, rows, *, secrets):
         row_errors["stop_conditions"][checked[position][0]]["outcome"] = [message]
     placeholder_errors, row_messages = action_placeholder_errors(
         action,
-        inputs=[row.name for row in rows["inputs"]],
-        fields=[row.field for row in rows["mappings"]] + [row.target_field for row in rows["stop_conditions"]],
+        inputs=[row.name for row in rows["inputs"]] + list(carried[0]),
+        fields=[row.field for row in rows["mappings"]] + [row.target_field for row in rows["stop_conditions"]]
+        + list(carried[1]),
         secrets=secrets,
         stop_values=[row.value for row in rows["stop_conditions"]],
         continue_values=[row.value for row in rows["continue_conditions"]],
@@ -581,14 +584,29 @@ def save_secrets(integration, changes):
 
 
 class ActionDocumentSerializer(ActionSerializer):
-    """An action inside an integration's export document: no id, integration, client certificate or timestamps,
-    and no next action (an action's id means nothing on another site)."""
+    """An action inside an integration's export document: no id, integration, client certificate or timestamps;
+    its next action by slug, an action of the same document (an action's id means nothing on another site)."""
+
+    next_action = serializers.SlugField(
+        required=False, allow_null=True, allow_blank=True,
+        help_text="The slug of the action of this document that follows it in a chain; null: none.",
+    )
 
     class Meta(ActionSerializer.Meta):
         fields = [
             field for field in ActionSerializer.Meta.fields
-            if field not in ("id", "integration", "client_certificate_set", "created_at", "updated_at", "next_action")
+            if field not in ("id", "integration", "client_certificate_set", "created_at", "updated_at")
         ]
+
+    def to_representation(self, action):
+        document = super().to_representation(action)
+        document["next_action"] = action.next_action.slug if action.next_action_id else None
+        return document
+
+    def validate(self, attrs):
+        # Set by the import once every action of the document is saved (transfer.import_integration).
+        self.next_action_slug = attrs.pop("next_action", None) or None
+        return super().validate(attrs)
 
 
 class IntegrationDocumentSerializer(IntegrationSerializer):

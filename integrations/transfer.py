@@ -67,8 +67,13 @@ def import_integration(document, *, replace=False):
         raise ImportRefused(errors)
 
     integration = integration_serializer.save()
+    saved = {serializer.save(integration=integration).slug: serializer for serializer in actions}
     for serializer in actions:
-        serializer.save(integration=integration)
+        action = serializer.instance
+        following = saved[serializer.next_action_slug].instance if serializer.next_action_slug else None
+        if action.next_action_id != (following.pk if following else None):
+            action.next_action = following
+            action.save(update_fields=["next_action"])
     for action in removed:
         action.delete()
     return integration, target is None
@@ -90,6 +95,7 @@ def _check_actions(document, integration_serializer, target):
     )
     stored = {action.slug: action for action in target.actions.all()} if target else {}
 
+    carried = carried_names(items)
     serializers, errors, slugs = [], {}, []
     for number, item in enumerate(items, start=1):
         if not isinstance(item, dict):
@@ -100,7 +106,7 @@ def _check_actions(document, integration_serializer, target):
         serializer = ActionDocumentSerializer(
             stored.get(slug) if isinstance(slug, str) else None,
             data=item,
-            context={"integration": integration, "secret_names": secret_names},
+            context={"integration": integration, "secret_names": secret_names, "carried": carried},
         )
         if serializer.is_valid():
             serializers.append(serializer)
@@ -111,6 +117,20 @@ def _check_actions(document, integration_serializer, target):
                 f"Another action of this document has the slug {slug!r}."
             )
         slugs.append(slug)
+
+    leads_to = {serializer.validated_data.get("slug"): serializer.next_action_slug for serializer in serializers}
+    for slug, following in leads_to.items():
+        if following and following not in slugs:
+            errors.setdefault(slug, {}).setdefault("next_action", []).append(
+                f"No action of this document has the slug {following!r}: a next action is one of them.")
+            continue
+        seen, step = {slug}, following
+        while step and step not in seen:
+            seen.add(step)
+            step = leads_to.get(step)
+        if step == slug:
+            errors.setdefault(slug, {}).setdefault("next_action", []).append(
+                "This chain of next actions leads back to this action: a chain must end.")
 
     removed = [action for slug, action in stored.items() if slug not in slugs]
     for action in removed:
@@ -123,6 +143,43 @@ def _check_actions(document, integration_serializer, target):
                 ]
             }
     return serializers, errors, removed
+
+
+def carried_names(items):
+    """{slug: (input names, field names)} that the document's chains bring into each of its actions: those of
+    every action that leads to it through next_action, however far back (as Action.carried_names does for
+    saved actions)."""
+
+    def rows(item, key):
+        value = item.get(key)
+        return [row for row in value if isinstance(row, dict)] if isinstance(value, list) else []
+
+    own, leads_to = {}, {}
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("slug"), str):
+            continue
+        own[item["slug"]] = (
+            [row.get("name") for row in rows(item, "inputs") if isinstance(row.get("name"), str)],
+            [row.get("field") for row in rows(item, "mappings") if isinstance(row.get("field"), str)]
+            + [row.get("target_field") for row in rows(item, "stop_conditions")
+               if isinstance(row.get("target_field"), str) and row.get("target_field")],
+        )
+        if isinstance(item.get("next_action"), str):
+            leads_to[item["slug"]] = item["next_action"]
+    carried = {}
+    for slug in own:
+        inputs, fields, seen = [], [], {slug}
+        frontier = [slug]
+        while frontier:
+            previous = [before for before, following in leads_to.items()
+                        if following in frontier and before not in seen]
+            for before in previous:
+                inputs.extend(own[before][0])
+                fields.extend(own[before][1])
+            seen.update(previous)
+            frontier = previous
+        carried[slug] = (inputs, fields)
+    return carried
 
 
 def _protected_by(action):

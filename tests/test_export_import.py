@@ -152,8 +152,10 @@ def test_the_document_is_the_apis_own_shape_with_secret_names_and_no_values(admi
 
     assert document["secrets_set"] == ["PASSWORD", "TENANT_KEY"]
     assert [action["slug"] for action in document["actions"]] == ["open", "ping"]
-    leave_out = {"id", "integration", "client_certificate_set", "created_at", "updated_at", "next_action"}
-    assert document["actions"][0] == {key: value for key, value in from_api.items() if key not in leave_out}
+    leave_out = {"id", "integration", "client_certificate_set", "created_at", "updated_at"}
+    # The next action by its slug, not its id: an id means nothing on another site.
+    assert document["actions"][0] == {**{key: value for key, value in from_api.items() if key not in leave_out},
+                                      "next_action": None}
     assert "auth_secret" not in document and "secrets" not in document
     assert all(value not in json.dumps(document) for value in [*SECRETS.values(), "CERT-PLAINTEXT-3"])
 
@@ -358,3 +360,40 @@ def test_the_api_refuses_a_replace_flag_it_cannot_read(admin_api, rich):
 
     assert response.status_code == 400
     assert response.json() == {"replace": ["Must be a valid boolean."]}
+
+
+def test_a_chain_round_trips_by_slug_and_a_next_action_outside_the_document_is_refused(rich):
+    first, second = rich.actions.get(slug="open"), rich.actions.get(slug="ping")
+    first.next_action = second
+    first.save()
+    document = json.loads(json.dumps(export_integration(rich)))
+    assert [action["next_action"] for action in document["actions"]] == ["ping", None]
+
+    document["slug"], document["name"] = "copy", "Copy"
+    document["secrets"] = {name: "x" for name in document["secrets_set"]}
+    document["auth_secret"] = "{{ secrets.PASSWORD }}"
+    copy, created = import_integration(document)
+    assert created
+    assert copy.actions.get(slug="open").next_action == copy.actions.get(slug="ping")
+
+    document["slug"], document["name"] = "other", "Other"
+    document["actions"][0]["next_action"] = "nowhere"
+    with pytest.raises(ImportRefused) as refused:
+        import_integration(document)
+    assert refused.value.errors["actions"]["open"]["next_action"] == [
+        "No action of this document has the slug 'nowhere': a next action is one of them."]
+
+
+def test_a_chain_that_loops_is_refused(rich):
+    document = json.loads(json.dumps(export_integration(rich)))
+    document["slug"], document["name"] = "loop", "Loop"
+    document["secrets"] = {name: "x" for name in document["secrets_set"]}
+    document["auth_secret"] = "{{ secrets.PASSWORD }}"
+    document["actions"][0]["next_action"] = "ping"
+    document["actions"][1]["next_action"] = "open"
+
+    with pytest.raises(ImportRefused) as refused:
+        import_integration(document)
+
+    assert refused.value.errors["actions"]["open"]["next_action"] == [
+        "This chain of next actions leads back to this action: a chain must end."]
