@@ -47,7 +47,16 @@ def test_it_creates_the_sandbox_integration_and_its_actions(settings):
         "run-failing-job",
         "run-job-xml",
         "run-job-callback",
+        "chain-run-job",
+        "chain-download-report",
+        "chain-upload-report",
     }
+    chain = [demo_action("chain-run-job")]
+    while chain[-1].next_action:
+        chain.append(chain[-1].next_action)
+    assert [action.slug for action in chain] == ["chain-run-job", "chain-download-report", "chain-upload-report"]
+    assert chain[1].save_as_file == "report.png"
+    assert chain[2].files == {"document": "report.png"}
     assert "Created integration 'Sandbox jobs'" in output
 
 
@@ -168,3 +177,23 @@ def test_its_paths_read_the_sandbox_answers(client, slug, outcome, fmt):
     if outcome == "successful":
         result = resolve_path(action.mappings.get(field="result").path, final)
         assert result["message"] == "Job 'demo' finished."
+
+
+@pytest.mark.usefixtures("q_sync")
+def test_the_demo_chain_passes_the_job_report_from_step_to_step(transactional_db, live_server, settings):
+    import hashlib
+
+    from runs.models import Status
+    from runs.services import start_run
+    from tests.engine_helpers import drive
+    from tests.test_manifest_import import chain_of
+
+    settings.INTEGRATIONS_PUBLIC_URL = live_server.url
+    load_demo()
+
+    runs = chain_of(drive(start_run(demo_action("chain-run-job"), {"job_name": "demo", "seconds": "0"})))
+
+    assert [run.status for run in runs] == [Status.SUCCEEDED] * 3, [run.reason for run in runs]
+    kept = runs[1].files.get(name="report.png").file.read()
+    assert runs[2].fields["report_sha256"] == hashlib.sha256(kept).hexdigest()
+    assert runs[2].fields["report_size"] == len(kept)

@@ -111,6 +111,53 @@ DEMO_ACTIONS = [
 ]
 
 
+# A chain: a job runs, its report is downloaded as a file, and the file is uploaded; each step
+# starts by itself when the one before succeeds, with every variable and field stored so far.
+REPORT_CHAIN = [
+    {
+        **job_action(
+            "Chain 1/3: run a job for its report",
+            "chain-run-job",
+            "Starts a job and polls it until it succeeds; then the chain downloads its report.",
+        ),
+        "next": "chain-download-report",
+    },
+    {
+        "slug": "chain-download-report",
+        "fields": {
+            "name": "Chain 2/3: download the job's report",
+            "description": "Keeps the finished job's report (a PNG image) as the file report.png of the run.",
+            "method": Method.GET,
+            "url": "jobs/{{ job_id }}/report/",
+            "save_as_file": "report.png",
+        },
+        "inputs": [],
+        "mappings": [],
+        "stop_conditions": [],
+        "next": "chain-upload-report",
+    },
+    {
+        "slug": "chain-upload-report",
+        "fields": {
+            "name": "Chain 3/3: upload the report",
+            "description": "Uploads report.png with the job's name; the sandbox answers with its SHA-256, stored as "
+            "report_sha256.",
+            "method": Method.POST,
+            "url": "uploads/",
+            "body_type": BodyType.JSON,
+            "body": json.dumps({"job": "{{ job_id }}", "name": "{{ job_name }}"}, indent=2),
+            "files": {"document": "report.png"},
+        },
+        "inputs": [],
+        "mappings": [
+            {"field": "report_sha256", "path": "files.0.sha256", "source": MappingSource.REQUEST},
+            {"field": "report_size", "path": "files.0.size", "source": MappingSource.REQUEST},
+        ],
+        "stop_conditions": [],
+    },
+]
+
+
 def save(instance, **values):
     """Set ``values`` on ``instance``, validate it as the admin would, and save it."""
     for name, value in values.items():
@@ -157,15 +204,22 @@ class Command(BaseCommand):
         secret = integration.secrets.filter(name="SANDBOX_TOKEN").first() or Secret(integration=integration)
         save(secret, name="SANDBOX_TOKEN", value=SANDBOX_TOKEN)
 
-        for spec in DEMO_ACTIONS:
+        saved = {}
+        for spec in [*DEMO_ACTIONS, *REPORT_CHAIN]:
             action = integration.actions.filter(slug=spec["slug"]).first() or Action(
                 integration=integration, slug=spec["slug"]
             )
-            save(action, **spec["fields"])
+            save(action, next_action=None, **spec["fields"])
             save_rows(action, ActionInput, spec["inputs"], key="name")
             # Mappings and conditions have no name of their own: matched by position.
             save_rows(action, ResponseMapping, spec["mappings"], key="position")
             save_rows(action, StopCondition, spec["stop_conditions"], key="position")
+            saved[spec["slug"]] = action
+        # Linked once every step exists; a step's placeholders may then read what the steps before it store.
+        for spec in REPORT_CHAIN:
+            if spec.get("next"):
+                save(saved[spec["slug"]], next_action=saved[spec["next"]])
+        for action in saved.values():
             check_placeholders(action)
         check_placeholders(integration)
 
