@@ -1,9 +1,12 @@
 """The editing UI: integrations with their secrets, actions with their conditions and mappings."""
 
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.template.defaultfilters import pluralize
 from django.templatetags.static import static
 from django.urls import path, reverse
@@ -16,7 +19,7 @@ from django_q.models import Failure, OrmQ, Schedule, Success
 from rest_framework.authtoken.admin import TokenAdmin as BaseTokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
-from .forms import ActionForm, IntegrationForm, SecretForm, keeping_for
+from .forms import ActionForm, IntegrationForm, ManifestImportForm, SecretForm, keeping_for
 from .models import (
     Action,
     ActionInput,
@@ -226,6 +229,55 @@ class IntegrationAdmin(KeptByRunsMixin, WriteOnlyAdminMixin, admin.ModelAdmin):
     @method_decorator(sensitive_post_parameters())
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         return super().changeform_view(request, object_id, form_url, extra_context)
+
+    IMPORT_PERMISSIONS = ["integrations.add_integration", "integrations.change_integration",
+                          "integrations.add_action", "integrations.change_action", "integrations.delete_action"]
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.import_manifest_view)
+        return [path("import-manifest/", view, name="integrations_integration_import_manifest"), *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {"may_import_manifest": request.user.has_perms(self.IMPORT_PERMISSIONS), **(extra_context or {})}
+        return super().changelist_view(request, extra)
+
+    @method_decorator(sensitive_post_parameters("secrets"))
+    def import_manifest_view(self, request):
+        """A ChiefOnboarding manifest imported as an integration whose actions are its chains."""
+        from .manifests import ManifestRefused, import_manifest
+        from .transfer import ImportRefused, describe_errors
+
+        if not request.user.has_perms(self.IMPORT_PERMISSIONS):
+            raise PermissionDenied
+        form = ManifestImportForm(request.POST or None, request.FILES or None)
+        faults = []
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                integration, created = import_manifest(
+                    data["manifest"], name=data["name"], slug=data["slug"], secrets=data["secrets"],
+                    replace=data["replace"])
+            except ManifestRefused as exc:
+                faults = exc.faults
+            except ImportRefused as exc:
+                faults = describe_errors(exc.errors)
+            else:
+                steps = integration.actions.count()
+                self.message_user(request, f"{'Imported' if created else 'Replaced'} {integration.name} from the "
+                                           f"manifest, with {steps} action{'s' if steps != 1 else ''}.",
+                                  messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:integrations_integration_change", args=[integration.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Import a ChiefOnboarding manifest",
+            "form": form,
+            "adminform": helpers.AdminForm(form, [(None, {"fields": list(form.fields)})], {}),
+            "faults": faults,
+            "media": self.media + form.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/integrations/integration/import_manifest.html", context)
 
     def _create_formsets(self, request, obj, change):
         formsets, inline_instances = super()._create_formsets(request, obj, change)

@@ -297,3 +297,66 @@ class ActionForm(WriteOnlyFieldsMixin, forms.ModelForm):
 def keeping_for(form_class, owner):
     """A subclass of ``form_class`` (with WriteOnlyFieldsMixin) that keeps typed values for ``owner``."""
     return type(form_class.__name__, (form_class,), {"keep_for": owner})
+
+
+class UnechoedTextarea(forms.Textarea):
+    """A textarea that never shows what was typed in it (its page may come back with errors)."""
+
+    def format_value(self, value):
+        return None
+
+
+class ManifestImportForm(forms.Form):
+    """A ChiefOnboarding manifest to import: pasted or uploaded, with the values of its initial data."""
+
+    MAX_BYTES = 1024 * 1024
+
+    name = forms.CharField(max_length=200, help_text="The integration's name.")
+    slug = forms.SlugField(required=False, help_text="Blank: made from the name.")
+    manifest = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 14, "class": "vLargeTextField monospace"}),
+        help_text='The manifest as JSON: {"execute": [...], "headers": {...}, "initial_data_form": [...]}.',
+    )
+    manifest_file = forms.FileField(required=False, label="or a manifest file", help_text="A .json file.")
+    secrets = forms.CharField(
+        required=False, widget=UnechoedTextarea(attrs={"rows": 3, "class": "vLargeTextField monospace",
+                                                       "autocomplete": "off", "spellcheck": "false"}),
+        help_text="The values of the manifest's initial_data_form entries, one ID=value a line; kept encrypted "
+        "as the integration's secrets, never shown again (type them again if the page comes back).",
+    )
+    replace = forms.BooleanField(required=False, help_text="Replace the integration with this slug, if there is "
+                                 "one (its secrets are kept).")
+
+    def clean_secrets(self):
+        secrets = {}
+        for number, line in enumerate(self.cleaned_data["secrets"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            key, equals, value = line.partition("=")
+            if not equals or not key.strip():
+                raise ValidationError(f"Line {number} is not ID=value.")
+            secrets[key.strip()] = value
+        return secrets
+
+    def clean(self):
+        cleaned = super().clean()
+        upload, text = cleaned.get("manifest_file"), cleaned.get("manifest", "")
+        if upload and text.strip():
+            raise ValidationError("Paste the manifest or choose a file, not both.")
+        if upload:
+            if upload.size > self.MAX_BYTES:
+                self.add_error("manifest_file", f"A manifest is at most {self.MAX_BYTES // 1024} KiB.")
+                return cleaned
+            try:
+                text = upload.read().decode("utf-8")
+            except UnicodeDecodeError:
+                self.add_error("manifest_file", "The file is not UTF-8 text.")
+                return cleaned
+        if not text.strip():
+            self.add_error("manifest", "Paste the manifest, or choose its file.")
+            return cleaned
+        try:
+            cleaned["manifest"] = parse_json_text(text)
+        except ValidationError as exc:
+            self.add_error("manifest_file" if upload else "manifest", exc.messages)
+        return cleaned
