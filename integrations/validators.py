@@ -379,3 +379,16 @@ def validate_files(value):
             validate_file_name(file_name)
         except ValidationError as exc:
             raise ValidationError(f"The file of {field_name!r}: {exc.messages[0]}") from None
+
+
+def read_json_file(path):
+    """The parsed JSON document in the file at ``path``; ValueError saying why it cannot be read, in words."""
+    try:
+        with open(path, encoding="utf-8") as source:
+            return parse_json_text(source.read())
+    except OSError as exc:
+        raise ValueError(f"Cannot read {path}: {exc.strerror}.") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not UTF-8 text.") from None
+    except ValidationError as exc:
+        raise ValueError(f"{path} is not a JSON document: {' '.join(exc.messages)}") from None

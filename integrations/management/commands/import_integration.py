@@ -1,8 +1,7 @@
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from integrations.transfer import ImportRefused, import_integration
-from integrations.validators import parse_json_text
+from integrations.validators import read_json_file
 
 
 class Command(BaseCommand):
@@ -21,14 +20,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, file, replace, **options):
         try:
-            with open(file, encoding="utf-8") as source:
-                document = parse_json_text(source.read())
-        except OSError as exc:
-            raise CommandError(f"Cannot read {file}: {exc.strerror}.") from None
-        except UnicodeDecodeError:
-            raise CommandError(f"{file} is not UTF-8 text.") from None
-        except ValidationError as exc:
-            raise CommandError(f"{file} is not a JSON document: {' '.join(exc.messages)}") from None
+            document = read_json_file(file)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
         try:
             integration, created = import_integration(document, replace=replace)
         except ImportRefused as exc:

@@ -1,11 +1,10 @@
 from pathlib import Path
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from integrations.manifests import ManifestRefused, import_manifest
 from integrations.transfer import ImportRefused
-from integrations.validators import parse_json_text
+from integrations.validators import read_json_file
 
 
 class Command(BaseCommand):
@@ -33,14 +32,9 @@ class Command(BaseCommand):
                 raise CommandError(f"--secret {item!r}: write ID=value.")
             secrets[key] = value
         try:
-            with open(file, encoding="utf-8") as source:
-                manifest = parse_json_text(source.read())
-        except OSError as exc:
-            raise CommandError(f"Cannot read {file}: {exc.strerror}.") from None
-        except UnicodeDecodeError:
-            raise CommandError(f"{file} is not UTF-8 text.") from None
-        except ValidationError as exc:
-            raise CommandError(f"{file} is not a JSON document: {' '.join(exc.messages)}") from None
+            manifest = read_json_file(file)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
         name = name or Path(file).stem.replace("_", " ").replace("-", " ").strip().capitalize() or "Manifest"
         try:
             integration, created = import_manifest(manifest, name=name, slug=slug, secrets=secrets, replace=replace)
