@@ -112,9 +112,7 @@ class IntegrationViewSet(
             integration, created = import_integration(request.data, replace=options.validated_data["replace"])
         except ImportRefused as exc:
             return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
-        return Response(
-            self.get_serializer(integration).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        )
+        return self.imported(integration, created)
 
     @extend_schema(
         summary="Import a ChiefOnboarding manifest",
@@ -144,6 +142,10 @@ class IntegrationViewSet(
             return Response({"manifest": exc.faults}, status=status.HTTP_400_BAD_REQUEST)
         except ImportRefused as exc:
             return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
+        return self.imported(integration, created)
+
+    def imported(self, integration, created):
+        """The answer to an import: the integration, 201 when it is new, 200 when it replaced one."""
         return Response(
             self.get_serializer(integration).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
