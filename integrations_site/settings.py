@@ -162,10 +162,13 @@ Q_CLUSTER = {
     "ack_failures": True,
     "label": "Task queue",
 }
+# The brokers are django-q2's, made to wait out an outage quietly (runs/brokers.py).
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
+    Q_CLUSTER["broker_class"] = "runs.brokers.Redis"
 else:
     Q_CLUSTER["orm"] = "default"
+    Q_CLUSTER["broker_class"] = "runs.brokers.ORM"
     Q_CLUSTER["poll"] = envfloat("Q_ORM_POLL", 0.05)
 
 # --- Integrations ---------------------------------------------------------------
@@ -192,6 +195,11 @@ INTEGRATIONS_EXCHANGE_RETENTION_DAYS = envint("INTEGRATIONS_EXCHANGE_RETENTION_D
 # How long a claimed run may wait in the queue before another worker may take
 # it (a worker that died is replaced after this, plus the action's timeouts).
 INTEGRATIONS_LEASE_SECONDS = envfloat("INTEGRATIONS_LEASE_SECONDS", 30)
+# Seconds a stopping runworkers gives the requests it has in flight to finish and be written back
+# (whatever the stop signal: SIGTERM or SIGINT, to it or to its whole process group); what is still out
+# then is killed, and its runs are taken over as interrupted. Keep the supervisor's own stop timeout
+# longer (systemd: TimeoutStopSec).
+INTEGRATIONS_STOP_GRACE = envfloat("INTEGRATIONS_STOP_GRACE", 10)
 # The dispatcher: how often it looks for due runs, how many it claims at once
 # and how many runs one django-q2 task handles.
 INTEGRATIONS_DISPATCH_TICK = envfloat("INTEGRATIONS_DISPATCH_TICK", 0.05)
@@ -202,9 +210,12 @@ INTEGRATIONS_BATCH_SIZE = envint("INTEGRATIONS_BATCH_SIZE", 50)
 # fast runs go on meanwhile; when it is full the worker takes no new batch until one comes back.
 INTEGRATIONS_SEND_THREADS = envint("INTEGRATIONS_SEND_THREADS", 200)
 
+# Every line says when, how bad, where from and which process: an operator reads one log for a whole
+# cluster.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }

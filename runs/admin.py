@@ -24,7 +24,7 @@ from django.utils.html import format_html, format_html_join
 
 from integrations.models import Action
 
-from . import chains, debug_view, services
+from . import chains, clock, debug_view, services
 from .downloads import file_response
 from .forms import VariablesForm
 from .models import WORKING, Exchange, Run, RunFile
@@ -70,7 +70,7 @@ def run_duration(run, now=None):
     """Seconds from the first request to the end (or to now while the run is active); None before it started."""
     if run.started_at is None:
         return None
-    end = run.finished_at or (now or timezone.now())
+    end = run.finished_at or (now or clock.now())
     return max((end - run.started_at).total_seconds(), 0)
 
 

@@ -40,7 +40,7 @@ from rest_framework.reverse import reverse
 from integrations.models import Action, Integration
 from integrations.permissions import CanOperateRuns
 
-from . import chains, services
+from . import chains, clock, services
 from .downloads import file_response
 from .models import Exchange, IdempotencyKey, Run, RunFile, Status
 
@@ -449,7 +449,7 @@ class ActionRunsViewSet(viewsets.GenericViewSet):
         waits on the unique (user, key) constraint until the first commits, then finds its answer.
         A refused request rolls its key back with everything else.
         """
-        IdempotencyKey.objects.filter(created_at__lt=timezone.now() - IdempotencyKey.KEEP).delete()
+        IdempotencyKey.objects.filter(created_at__lt=clock.now() - IdempotencyKey.KEEP).delete()
         digest = fingerprint(action, data)
         try:
             with transaction.atomic(), refusals():

@@ -14,9 +14,12 @@ batch; the task calls ``process``:
 
 In a cluster's worker process the task returns once its requests are out: the
 pool keeps sending while the worker takes the next task, and a writer thread
-writes decisions back in small groups. When the worker process ends (recycled
-or stopped) it finishes what is in flight first. In django-q2's synchronous
-mode (tests) the task waits and writes back itself.
+writes decisions back in small groups, waiting out a database that is down
+(an answer is never dropped because the database blinked). When the worker
+process ends (recycled or stopped) it finishes what is in flight first, up to
+the group's stop deadline (runs.lifecycle); a batch that arrives while the
+group stops gives its runs back unsent. In django-q2's synchronous mode
+(tests) the task waits and writes back itself.
 """
 
 import logging
@@ -33,20 +36,17 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections, connection, transaction
 from django.db.models import Exists, F
-from django.utils import timezone
 
-from . import due_work, files, heartbeats, oauth, scheduling
+from . import clock, due_work, files, heartbeats, lifecycle, oauth, scheduling
 from .definitions import definitions_for
 from .exchange_log import exchange
 from .http import SendError, send
 from .models import CHAIN_GOES_ON, WORKING, Exchange, ExchangeKind, FailedPart, Heartbeat, Run, RunFile, Status
+from .outages import Outage
 from .outbound import with_access_token
 
 log = logging.getLogger(__name__)
 
-# A runworkers process stops taking runs this long before others may take its
-# leases (STALE after its last beat), so the two never overlap.
-FENCE_MARGIN = 2.0
 # How long a decision waits for others to be written back with it.
 GATHER = 0.02
 
@@ -69,7 +69,10 @@ def process(run_ids, claim_token, *, wait):
     ``wait``: write every decision back before returning (django-q2's
     synchronous mode); otherwise hand the requests to this process's pool.
     """
-    now = timezone.now()
+    if lifecycle.stopping():
+        _give_back(run_ids, claim_token)
+        return 0
+    now = clock.now()
     runs = list(Run.objects.filter(pk__in=run_ids, lease_token=claim_token))
     if not runs:
         return 0
@@ -98,8 +101,12 @@ def process(run_ids, claim_token, *, wait):
     submitted = 0
     while pending:
         room = pool.reserve(len(pending))
+        if lifecycle.stopping():  # these were never sent: others may take them at once
+            pool.release(room)
+            _give_back([run.pk for run, _, _ in pending], claim_token)
+            break
         chunk, pending = pending[:room], pending[room:]
-        taken, work_token = take_over(chunk, claim_token, timezone.now())
+        taken, work_token = take_over(chunk, claim_token, clock.now())
         pool.release(room - len(taken))
         for run, definition, planned in chunk:
             if run.pk not in taken:
@@ -123,6 +130,12 @@ def process(run_ids, claim_token, *, wait):
     return handled
 
 
+def _give_back(run_ids, claim_token):
+    from .dispatch import release
+
+    release(run_ids, claim_token)
+
+
 def take_over(sends, claim_token, now):
     """Lease the claimed runs of ``sends`` for sending, counting the attempt first; returns (ids taken, token).
 
@@ -144,7 +157,7 @@ def take_over(sends, claim_token, now):
     for (lease, counts_as_poll, status), ids in groups.items():
         rows = Run.objects.filter(pk__in=ids, lease_token=claim_token)
         if me:
-            fresh = now - timedelta(seconds=heartbeats.STALE - FENCE_MARGIN)
+            fresh = now - timedelta(seconds=heartbeats.STALE - heartbeats.FENCE_MARGIN)
             rows = rows.filter(Exists(Heartbeat.objects.filter(holder=me, seen_at__gte=fresh)))
         changes = {
             "lease_token": work_token,
@@ -207,7 +220,7 @@ def work(job):
     try:
         delivery = deliver(run, definition, planned.outbound, planned.oauth, stored)
         planned = replace(planned, outbound=delivery.outbound)
-        decision = due_work.conclude(run, definition, planned, delivery.result, now=timezone.now(),
+        decision = due_work.conclude(run, definition, planned, delivery.result, now=clock.estimate(),
                                      duration=delivery.duration)
         decision.exchanges[:0] = delivery.token_rows
         decision.new_token = delivery.new_token
@@ -218,7 +231,7 @@ def work(job):
         return decision
     except Exception as exc:
         return due_work.internal_failure(run, definition, exc, "sending the request or judging its answer",
-                                         timezone.now())
+                                         clock.estimate())
 
 
 def timed_send(outbound):
@@ -233,7 +246,7 @@ def timed_send(outbound):
 
 def _fetch(token_request, token_calls):
     result, duration = timed_send(token_request)
-    token_calls.append((token_request, result, duration, timezone.now()))
+    token_calls.append((token_request, result, duration, clock.estimate()))
     if isinstance(result, SendError):
         raise result
     return result
@@ -409,7 +422,7 @@ def _write_failure(item, exc):
     message = redactor.text(f"{exc.__class__.__name__}: {exc}")
     log.error("Run %s: its decision could not be saved: %s", decision.run_id, message)
     Run.objects.filter(pk=decision.run_id, lease_token=item.token, status__in=WORKING).update(
-        status=Status.FAILED, reason=f"The result could not be saved: {message}"[:2000], finished_at=timezone.now(),
+        status=Status.FAILED, reason=f"The result could not be saved: {message}"[:2000], finished_at=clock.now(),
         next_poll_at=None, lease_token="", lease_holder="", lease_until=None, in_flight=False,
     )
 
@@ -444,6 +457,7 @@ class Sender:
         self.busy = 0
         self.writer = None
         self.lock = threading.Lock()
+        self.outage = Outage(log, "Writing answers back")
 
     def reserve(self, wanted):
         """Wait for room for at least one request; take room for up to ``wanted``. Returns how many."""
@@ -513,25 +527,36 @@ class Sender:
                 return
 
     def _write_until_saved(self, items):
-        for delay in (0, 0.5, 1, 2, 5, 10, 30):
-            time.sleep(delay)
+        """Write ``items`` back, trying again (at least every second) for as long as the database is down:
+        their runs stay leased to this cluster meanwhile (runs.heartbeats), so nothing is lost or sent
+        twice. Only a group stopping past its deadline gives up, and then the runs are taken over as
+        interrupted."""
+        delay = 0.0
+        while True:
             try:
                 close_old_connections()
                 write_back(items)
+                self.outage.ok()
                 return
             except Exception as exc:  # the database went away: keep the decisions and try again
-                log.warning("Writing %d decisions back failed (%s); trying again", len(items), exc.__class__.__name__)
-        log.error("Gave up writing %d decisions back; their runs are polled again when their leases lapse", len(items))
+                self.outage.failed(exc)
+            if lifecycle.remaining() == 0:
+                log.error("Stopping: %d answers could not be written back; their runs will be taken over as "
+                          "interrupted.", len(items))
+                return
+            delay = min(delay * 2 or 0.1, 1.0)
+            time.sleep(delay)
 
     def drain(self):
-        """Finish what is in flight and written, then stop (the process is ending)."""
+        """Finish what is in flight and write it back, then stop (the process is ending); when the group is
+        stopping, only until its deadline."""
         for _ in self.senders:
             self.jobs.put(None)
         for sender in self.senders:
-            sender.join()
+            sender.join(timeout=lifecycle.remaining(margin=1.5))
         if self.writer is not None:
             self.written.put(None)
-            self.writer.join()
+            self.writer.join(timeout=lifecycle.remaining(margin=0.5))
 
 
 _sender = None

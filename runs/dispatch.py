@@ -12,11 +12,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
-from django.utils import timezone
+from django_q.brokers import get_broker
 from django_q.tasks import async_task
 
-from . import heartbeats
+from . import clock, heartbeats
 from .models import Run
+from .outages import Outage
 
 log = logging.getLogger(__name__)
 
@@ -24,15 +25,19 @@ log = logging.getLogger(__name__)
 def claim_due(limit, *, now=None):
     """Lease up to ``limit`` due runs; returns (run ids, lease token).
 
-    A run is due when its next_poll_at has come and its lease is free: it has
-    none, it lapsed, or its holder stopped beating (heartbeats.lease_free).
-    The claim lasts INTEGRATIONS_LEASE_SECONDS, the time its task may wait in
-    the queue; the worker that takes it over leases it for its own timeouts.
+    A run is due when its next_poll_at has come and its lease is free for
+    this process (heartbeats.lease_free: none, lapsed, or its holder stopped
+    beating). The claim lasts INTEGRATIONS_LEASE_SECONDS, the time its task
+    may wait in the queue; the worker that takes it over leases it for its
+    own timeouts. A process whose own heartbeat is not fresh claims nothing.
     """
-    now = now or timezone.now()
+    now = now or clock.now()
     token = secrets.token_hex(16)
     with transaction.atomic():
-        due = Run.objects.filter(next_poll_at__lte=now).filter(heartbeats.lease_free(now)).order_by("next_poll_at")
+        free = heartbeats.lease_free(now)
+        if free is None:
+            return [], token
+        due = Run.objects.filter(next_poll_at__lte=now).filter(free).order_by("next_poll_at")
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True)
         # On SQLite the IMMEDIATE transaction holds the write lock from here on,
@@ -47,23 +52,49 @@ def claim_due(limit, *, now=None):
     return ids, token
 
 
-def dispatch_once():
-    """Claim the due runs and queue a task per batch; returns how many runs were queued."""
+def release(ids, token):
+    """Give back claimed runs whose task could not be queued, so that they are claimed again at once."""
+    Run.objects.filter(pk__in=ids, lease_token=token, in_flight=False).update(
+        lease_token="", lease_holder="", lease_until=None)
+
+
+def dispatch_once(broker=None):
+    """Claim the due runs and queue a task per batch; returns how many runs were queued.
+
+    A task that cannot be queued (the broker is down) gives its runs back and raises.
+    """
     ids, token = claim_due(settings.INTEGRATIONS_DISPATCH_LIMIT)
     size = settings.INTEGRATIONS_BATCH_SIZE
-    for start in range(0, len(ids), size):
-        async_task("runs.tasks.process_batch", ids[start:start + size], token)
+    queued = 0
+    try:
+        for start in range(0, len(ids), size):
+            async_task("runs.tasks.process_batch", ids[start:start + size], token, broker=broker)
+            queued = start + size
+    except Exception:
+        release(ids[queued:], token)
+        raise
     return len(ids)
 
 
 def dispatch_forever(stop):
-    """Dispatch until the threading.Event ``stop`` is set."""
+    """Dispatch until the threading.Event ``stop`` is set.
+
+    While the database or the broker is down, each tick tries again and the
+    fault is logged once a minute (runs.outages), never once per tick.
+    """
     tick = settings.INTEGRATIONS_DISPATCH_TICK
+    outage = Outage(log, "Dispatching")
+    broker = None
     while not stop.is_set():
         try:
-            queued = dispatch_once()
-        except Exception:  # the loop must outlive a lost database connection
-            log.exception("Dispatching failed; trying again")
+            if broker is None:
+                broker = get_broker()
+            if outage.ongoing:
+                broker.ping()
+            queued = dispatch_once(broker)
+            outage.ok()
+        except Exception as exc:  # the loop must outlive a lost database or broker connection
+            outage.failed(exc)
             close_old_connections()
             queued = 0
         if queued < settings.INTEGRATIONS_DISPATCH_LIMIT:
@@ -73,9 +104,11 @@ def dispatch_forever(stop):
 def beat_forever(stop):
     """Write this process's heartbeat every second until ``stop`` is set (its own thread, so a slow claim
     never makes a live cluster look dead)."""
+    outage = Outage(log, "Heartbeat")
     while not stop.wait(heartbeats.EVERY):
         try:
             heartbeats.beat()
-        except Exception:
-            log.exception("Heartbeat failed; trying again")
+            outage.ok()
+        except Exception as exc:
+            outage.failed(exc)
             close_old_connections()

@@ -14,6 +14,8 @@ from django.utils import timezone
 from integrations.crypto import EncryptedTextField
 from integrations.models import Action, Integration
 
+from . import clock
+
 
 class Status(models.TextChoices):
     PENDING = "pending", "Pending"
@@ -123,7 +125,7 @@ class Run(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=clock.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -173,7 +175,7 @@ class Run(models.Model):
     def is_scheduled(self):
         """Nothing sent yet, and its first request is due later (the action's fixed start time)."""
         return (self.status == Status.PENDING and self.attempt == 0 and self.next_poll_at is not None
-                and self.next_poll_at > timezone.now())
+                and self.next_poll_at > clock.now())
 
     @property
     def can_start(self):
@@ -283,6 +285,8 @@ class Heartbeat(models.Model):
     pid = models.PositiveIntegerField()
     started_at = models.DateTimeField(default=timezone.now)
     seen_at = models.DateTimeField(default=timezone.now)
+    # When its beats last resumed after a break (runs.heartbeats.SETTLE): its start, or the end of an outage.
+    since = models.DateTimeField(default=timezone.now)
 
     def __str__(self):
         return f"{self.host}:{self.pid}"

@@ -11,10 +11,10 @@ import threading
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from django.utils import timezone
 
 from integrations.validators import MAX_CONNECT_TIMEOUT, MAX_READ_TIMEOUT
 
+from . import clock
 from .http import Outbound
 from .models import OAuthToken
 
@@ -35,7 +35,7 @@ _locks_lock = threading.Lock()
 
 def stored_tokens(integration_ids):
     """Tokens in the database, by integration id: read once per batch, before sending."""
-    rows = OAuthToken.objects.filter(integration_id__in=integration_ids, expires_at__gt=timezone.now() + EARLY)
+    rows = OAuthToken.objects.filter(integration_id__in=integration_ids, expires_at__gt=clock.now() + EARLY)
     return {row.integration_id: (row.access_token, row.expires_at) for row in rows}
 
 
@@ -55,7 +55,7 @@ def forget(integration_id):
 
 
 def _valid(entry):
-    return entry is not None and entry[1] > timezone.now() + EARLY
+    return entry is not None and entry[1] > clock.estimate() + EARLY
 
 
 def access_token(definition, values, stored, fetch):
@@ -121,5 +121,5 @@ def _fetch(definition, values, fetch):
         expires_in = 3600
     if expires_in != expires_in:  # NaN
         expires_in = 3600
-    return token, timezone.now() + timedelta(seconds=expires_in)
+    return token, clock.estimate() + timedelta(seconds=expires_in)
 

@@ -7,12 +7,11 @@ map those to HTTP codes. Due work (sending and polling) is in runs/batch.py.
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from integrations.models import PollingMode
 from integrations.templating import UnknownPlaceholder
 
-from . import batch, due_work, exchange_log
+from . import batch, clock, due_work, exchange_log
 from .definitions import definition_for
 from .models import ACTIVE, CHAIN_GOES_ON, REFIREABLE, WORKING, ExchangeKind, FailedPart, Run, Status
 from .outbound import BuildError, auth_values, build, cancel_part, context_for, request_part
@@ -92,7 +91,7 @@ def start_run(action, variables=None, *, rehearsal=False, user=None, refired_fro
 def _start_at(action, reason=""):
     """(When a run of ``action`` started now is due, the reason it says): the action's fixed start time
     when that is later."""
-    now = timezone.now()
+    now = clock.now()
     start_at = max(now, action.fixed_start_time) if action.fixed_start_time else now
     if start_at > now:
         reason = f"Scheduled: the action starts at its fixed start time, {start_at:%Y-%m-%d %H:%M:%S %Z}."
@@ -153,7 +152,7 @@ def go_on(run_id):
                                  wait_for_start=not follower.auto_start)
             except (ValidationError, RunRefused) as exc:
                 messages = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
-                now = timezone.now()
+                now = clock.now()
                 return Run.objects.create(
                     action=follower, integration=follower.integration, variables=run.variables,
                     fields=dict(run.fields), rehearsal=run.rehearsal, created_by=run.created_by, previous_run=run,
@@ -200,7 +199,7 @@ def _decide_waiting(run, status, reason):
         run.check_transition(status)
         said = run.reason.replace(WAITING_SUFFIX, "").strip()
         updated = Run.objects.filter(pk=run.pk, status=Status.WAITING_CONFIRMATION).update(
-            status=status, reason=reason(said)[:2000], finished_at=timezone.now(), next_poll_at=None)
+            status=status, reason=reason(said)[:2000], finished_at=clock.now(), next_poll_at=None)
         if updated and status in CHAIN_GOES_ON:
             go_on(run.pk)
     run.refresh_from_db()
@@ -231,7 +230,7 @@ def cancel(run, *, user=None):
         call_webhook = run.status in WORKING and not unsent
         who = f" by {user}" if user else ""
         run.check_transition(Status.CANCELLED)
-        now = timezone.now()
+        now = clock.now()
         run.status, run.reason, run.finished_at, run.next_poll_at = Status.CANCELLED, f"Cancelled{who}.", now, None
         # Dropping the lease makes an in-flight worker's write a no-op.
         run.lease_token, run.lease_holder, run.lease_until, run.in_flight = "", "", None, False
@@ -245,7 +244,7 @@ def cancel(run, *, user=None):
 def _call_cancel_webhook(run):
     """Tell the service the run was cancelled; whatever happens is logged, the run stays cancelled."""
     definition = definition_for(run.action, run.integration)
-    now = timezone.now()
+    now = clock.now()
     try:
         context = context_for(definition, run)
         values = auth_values(definition.integration, context)
@@ -261,7 +260,7 @@ def _call_cancel_webhook(run):
     result = delivery.result
     failed = isinstance(result, Exception)
     row = exchange_log.exchange(
-        run, ExchangeKind.CANCEL_WEBHOOK, at=timezone.now(), redactor=definition.redactor, outbound=delivery.outbound,
+        run, ExchangeKind.CANCEL_WEBHOOK, at=clock.now(), redactor=definition.redactor, outbound=delivery.outbound,
         received=None if failed else result, error=str(result) if failed else "", duration=delivery.duration,
         failed=FailedPart.REQUEST if failed else "",
     )
@@ -294,7 +293,7 @@ def handle_callback(token, body, headers):
         if run.action.polling_mode != PollingMode.CALLBACK:
             raise NotWaitingForCallback("This run does not wait for callbacks: its action does not use them.")
         definition = definition_for(run.action, run.integration)
-        now = timezone.now()
+        now = clock.now()
         row = exchange_log.callback_exchange(run, headers, body, at=now, redactor=definition.redactor)
         if run.status == Status.WAITING_CALLBACK:
             decision = due_work.judge_callback(run, definition, row, now)
@@ -315,7 +314,7 @@ def evaluate_early_callbacks(run_id):
             return
         definition = definition_for(run.action, run.integration)
         for row in run.exchanges.filter(kind=ExchangeKind.CALLBACK, decision=exchange_log.EARLY_CALLBACK).order_by("id"):
-            decision = due_work.judge_callback(run, definition, row, timezone.now())
+            decision = due_work.judge_callback(run, definition, row, clock.now())
             row.save(update_fields=["decision", "failed_part"])
             _save(run, decision)
             run.status, run.reason, run.fields = decision.status, decision.reason, decision.fields

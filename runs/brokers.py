@@ -1,0 +1,45 @@
+"""django-q2's brokers, made to wait out an outage quietly.
+
+django-q2's pusher stops for 10 s on a broker error and then dies, to be
+started again: every blink of Redis (or of the database, with the ORM
+broker) cost ten seconds of polling and a traceback. Here a failed dequeue
+is logged once a minute while it lasts (runs.outages), and the pusher asks
+again half a second later, so work resumes within a second of the broker.
+"""
+
+import logging
+import time
+
+from django.db import close_old_connections
+from django_q.brokers import orm, redis_broker
+
+from .outages import Outage
+
+log = logging.getLogger(__name__)
+
+RETRY = 0.5
+
+
+class _Patient:
+    outage = None
+
+    def dequeue(self):
+        if self.outage is None:
+            self.outage = Outage(log, "Taking tasks from the broker")
+        try:
+            tasks = super().dequeue()
+        except Exception as exc:
+            self.outage.failed(exc)
+            close_old_connections()
+            time.sleep(RETRY)
+            return None
+        self.outage.ok()
+        return tasks
+
+
+class Redis(_Patient, redis_broker.Redis):
+    pass
+
+
+class ORM(_Patient, orm.ORM):
+    pass
