@@ -4,7 +4,9 @@ django-q2's pusher stops for 10 s on a broker error and then dies, to be
 started again: every blink of Redis (or of the database, with the ORM
 broker) cost ten seconds of polling and a traceback. Here a failed dequeue
 is logged once a minute while it lasts (runs.outages), and the pusher asks
-again half a second later, so work resumes within a second of the broker.
+again half a second later, so work resumes within a second of the broker;
+and since the broker may have lost the tasks it held, the runs this cluster
+had claimed are given back to be claimed again at once.
 """
 
 import logging
@@ -13,7 +15,7 @@ import time
 from django.db import close_old_connections
 from django_q.brokers import orm, redis_broker
 
-from .outages import Outage
+from .outages import Outage, describe
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +35,18 @@ class _Patient:
             close_old_connections()
             time.sleep(RETRY)
             return None
-        self.outage.ok()
+        if self.outage.ongoing:
+            self.outage.ok()
+            self._give_back_claims()
         return tasks
+
+    def _give_back_claims(self):
+        from .dispatch import release_claims
+
+        try:
+            release_claims()
+        except Exception as exc:  # they are claimed again when their claims lapse
+            log.warning("Could not give back the runs claimed before the outage: %s", describe(exc))
 
 
 class Redis(_Patient, redis_broker.Redis):

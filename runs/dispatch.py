@@ -58,6 +58,14 @@ def release(ids, token):
         lease_token="", lease_holder="", lease_until=None)
 
 
+def release_claims():
+    """Give back every run this cluster claimed and has not taken over to send: after a broker outage its
+    tasks may be lost (Redis keeps nothing on disk), and their runs must not wait for the claims to lapse.
+    A task that did survive finds its claim gone and does nothing; the runs are claimed again at once."""
+    return Run.objects.filter(next_poll_at__isnull=False, lease_holder=heartbeats.holder(), in_flight=False).exclude(
+        lease_token="").update(lease_token="", lease_holder="", lease_until=None)
+
+
 def dispatch_once(broker=None):
     """Claim the due runs and queue a task per batch; returns how many runs were queued.
 
