@@ -210,6 +210,9 @@ INTEGRATIONS_BATCH_SIZE = envint("INTEGRATIONS_BATCH_SIZE", 50)
 # fast runs go on meanwhile; when it is full the worker takes no new batch until one comes back.
 INTEGRATIONS_SEND_THREADS = envint("INTEGRATIONS_SEND_THREADS", 200)
 
+# /metrics (Prometheus) asks for `Authorization: Bearer <this>` when set; open when empty.
+INTEGRATIONS_METRICS_TOKEN = os.environ.get("INTEGRATIONS_METRICS_TOKEN", "")
+
 # Every line says when, how bad, where from and which process: an operator reads one log for a whole
 # cluster.
 LOGGING = {

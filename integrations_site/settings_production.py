@@ -61,6 +61,8 @@ STORAGES = {
 # HTTPS. Off unless asked for, so that the site can serve plain HTTP on a LAN; behind a proxy that
 # ends TLS, SECURE_PROXY_SSL_HEADER names the header by which it says the request came over HTTPS.
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
+# Load balancers and Prometheus ask over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)

@@ -10,6 +10,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/callbacks/<slug:token>/", run_views.CallbackView.as_view(), name="callback"),
     path("api/", include("integrations_site.api_urls")),
+    path("health/", run_views.health_view, name="health"),
+    path("health/web/", run_views.health_view, {"workers": False}, name="health-web"),
+    path("metrics", run_views.metrics_view, name="metrics"),
 ]
 
 if settings.INTEGRATIONS_SANDBOX:

@@ -37,7 +37,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections, connection, transaction
 from django.db.models import Exists, F
 
-from . import clock, due_work, files, heartbeats, lifecycle, oauth, scheduling
+from . import clock, due_work, files, heartbeats, lifecycle, metrics, oauth, scheduling
 from .definitions import definitions_for
 from .exchange_log import exchange
 from .http import SendError, send
@@ -219,6 +219,7 @@ def work(job):
     run, definition, planned, stored = job
     try:
         delivery = deliver(run, definition, planned.outbound, planned.oauth, stored)
+        metrics.request_sent(planned.kind, delivery.result)
         planned = replace(planned, outbound=delivery.outbound)
         decision = due_work.conclude(run, definition, planned, delivery.result, now=clock.estimate(),
                                      duration=delivery.duration)

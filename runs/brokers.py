@@ -54,4 +54,17 @@ class Redis(_Patient, redis_broker.Redis):
 
 
 class ORM(_Patient, orm.ORM):
-    pass
+    acknowledged = None
+
+    def acknowledge(self, task_id):
+        """django-q2's monitor dies on a database error here. A task not acknowledged is handed out again
+        after Q_CLUSTER's retry, and then does nothing: its runs' claims are long gone."""
+        if self.acknowledged is None:
+            self.acknowledged = Outage(log, "Acknowledging tasks")
+        try:
+            super().acknowledge(task_id)
+        except Exception as exc:
+            self.acknowledged.failed(exc)
+            close_old_connections()
+        else:
+            self.acknowledged.ok()

@@ -15,7 +15,7 @@ from django.db import close_old_connections, connection, transaction
 from django_q.brokers import get_broker
 from django_q.tasks import async_task
 
-from . import clock, heartbeats
+from . import clock, heartbeats, metrics
 from .models import Run
 from .outages import Outage
 
@@ -42,13 +42,19 @@ def claim_due(limit, *, now=None):
             due = due.select_for_update(skip_locked=True)
         # On SQLite the IMMEDIATE transaction holds the write lock from here on,
         # so the read and the update below are one step for every other writer.
-        ids = list(due.values_list("pk", flat=True)[:limit])
+        claimed = list(due.values_list("pk", "next_poll_at", "lease_holder", "in_flight")[:limit])
+        ids = [pk for pk, _, _, _ in claimed]
         if ids:
             Run.objects.filter(pk__in=ids).update(
                 lease_token=token,
                 lease_holder=heartbeats.holder(),
                 lease_until=now + timedelta(seconds=settings.INTEGRATIONS_LEASE_SECONDS),
             )
+    if claimed:
+        me = heartbeats.holder()
+        # A take-over: a lease of another process (it stopped), or a request of ours whose worker died.
+        metrics.claimed([(now - due_at).total_seconds() for _, due_at, _, _ in claimed],
+                        sum(1 for _, _, holder, in_flight in claimed if holder and (holder != me or in_flight)))
     return ids, token
 
 

@@ -19,7 +19,7 @@ from datetime import timedelta
 
 from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 
-from . import clock
+from . import clock, metrics
 from .models import Heartbeat
 
 EVERY = 1.0
@@ -51,11 +51,12 @@ def beat():
     clock.sync()
     now = clock.now()
     broke = now - timedelta(seconds=STALE)
+    counters = metrics.snapshot()
     if not Heartbeat.objects.filter(holder=holder()).update(
-        since=Case(When(seen_at__lt=broke, then=Value(now)), default=F("since")), seen_at=now,
+        since=Case(When(seen_at__lt=broke, then=Value(now)), default=F("since")), seen_at=now, counters=counters,
     ):
         Heartbeat.objects.create(holder=holder(), host=socket.gethostname()[:255], pid=os.getpid(),
-                                 started_at=now, seen_at=now, since=now)
+                                 started_at=now, seen_at=now, since=now, counters=counters)
     # Forget processes gone for a day; their leases are long free.
     Heartbeat.objects.filter(seen_at__lt=now - timedelta(days=1)).delete()
 

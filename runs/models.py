@@ -287,6 +287,8 @@ class Heartbeat(models.Model):
     seen_at = models.DateTimeField(default=timezone.now)
     # When its beats last resumed after a break (runs.heartbeats.SETTLE): its start, or the end of an outage.
     since = models.DateTimeField(default=timezone.now)
+    # What its cluster has counted so far (runs/metrics.py), written with every beat for /metrics.
+    counters = models.JSONField(default=dict, editable=False)
 
     def __str__(self):
         return f"{self.host}:{self.pid}"

@@ -3,11 +3,14 @@
 import logging
 import traceback
 
+from django.db import InterfaceError, OperationalError
 from django_q.conf import Conf
 
 from . import batch
+from .outages import Outage
 
 log = logging.getLogger(__name__)
+_database_down = Outage(log, "Processing batches")
 
 
 def process_batch(run_ids, token):
@@ -20,7 +23,12 @@ def process_batch(run_ids, token):
     nothing reaches django-q2's failed-task table.
     """
     try:
-        return batch.process(run_ids, token, wait=Conf.SYNC)
+        handled = batch.process(run_ids, token, wait=Conf.SYNC)
+        _database_down.ok()
+        return handled
+    except (OperationalError, InterfaceError) as exc:  # logged once a minute while the database is down
+        _database_down.failed(exc)
+        return 0
     except Exception as exc:
         stack = "".join(traceback.format_tb(exc.__traceback__))
         log.error("A batch of %d runs failed (%s); they are taken again when their leases lapse.\n%s",

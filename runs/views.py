@@ -1,4 +1,4 @@
-"""The callback endpoint: the one door a run opens to the outside.
+"""The callback endpoint: the one door a run opens to the outside; and the health and metrics endpoints.
 
 No authentication but the run's unguessable token; the body (JSON or XML)
 is evaluated by the run's stop conditions. A DRF view so that the API
@@ -6,6 +6,8 @@ schema documents it; it reads the raw body itself and never DRF's parsers.
 """
 
 from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from django.utils.crypto import constant_time_compare
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -13,9 +15,10 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from prometheus_client import CONTENT_TYPE_LATEST
 from rest_framework.views import APIView
 
-from . import services
+from . import monitoring, services
 from .api import ErrorSerializer
 from .models import Status
 
@@ -92,3 +95,28 @@ class CallbackView(APIView):
             return Response({"detail": str(exc)}, status=409)
         return Response({"run": run.pk, "status": run.status}, status=202)
 
+
+
+# --- for operators' tools -------------------------------------------------------------------------
+
+
+def health_view(request, workers=True):
+    """200 when the database answers and (unless only the web is asked about) a cluster's heartbeat is
+    fresh; 503 with the reason otherwise. No credentials: load balancers and supervisors ask."""
+    found = monitoring.health(workers=workers)
+    problems = found.problems
+    body = {"status": "unavailable" if problems else "ok", "database": found.database}
+    if workers:
+        body["clusters"] = found.clusters
+    if problems:
+        body["problems"] = problems
+    return JsonResponse(body, status=503 if problems else 200)
+
+
+def metrics_view(request):
+    """Prometheus' text format; with INTEGRATIONS_METRICS_TOKEN set, only for `Authorization: Bearer <it>`."""
+    token = settings.INTEGRATIONS_METRICS_TOKEN
+    if token and not constant_time_compare(request.headers.get("Authorization", ""), f"Bearer {token}"):
+        return HttpResponse("A bearer token is needed.\n", status=401, content_type="text/plain",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return HttpResponse(monitoring.prometheus_text(), content_type=CONTENT_TYPE_LATEST)

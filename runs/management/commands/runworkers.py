@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections, connections
 from django_q.cluster import Cluster
 
-from runs import heartbeats, lifecycle
+from runs import heartbeats, lifecycle, metrics
 from runs.dispatch import beat_forever, dispatch_forever
 from runs.outages import describe
 
@@ -23,6 +23,7 @@ class Command(BaseCommand):
         # heartbeat tells other clusters it is alive. Set before the cluster forks, so workers inherit it.
         heartbeats.become_holder()
         lifecycle.prepare()
+        metrics.prepare()
         stop = threading.Event()
         connections.close_all()  # the cluster forks; children must not share this connection
         cluster = Cluster()  # django-q2 sets its own signal handlers here; ours replace them below
