@@ -7,6 +7,7 @@ from django_q.cluster import Cluster
 
 from runs import heartbeats
 from runs.dispatch import beat_forever, dispatch_forever
+from runs.retention import retain_forever
 
 
 class Command(BaseCommand):
@@ -29,6 +30,7 @@ class Command(BaseCommand):
         self.stdout.write("Workers and dispatcher running.")
         beating = threading.Event()
         threading.Thread(target=beat_forever, args=(beating,), name="heartbeat", daemon=True).start()
+        threading.Thread(target=retain_forever, args=(stop,), name="retention", daemon=True).start()
         dispatcher = threading.Thread(target=dispatch_forever, args=(stop,), name="dispatcher", daemon=True)
         dispatcher.start()
         while not stop.wait(0.5):
