@@ -126,15 +126,16 @@ class Retention:
 
     Rule 1 walks the runs finished before the retention, oldest first, once: runs finishing later come
     after where it stands. Rule 2 walks, in passes, the runs whose log may have grown since the last
-    pass: those not finished, and those that finished since it began (in the first pass, every run whose
-    log is kept).
+    pass: those not finished, then those that finished since it began (in the first pass, every run
+    whose log is kept). Every walk reads the finish-time index (run_finished_idx) from where it stands.
     """
 
     days: int = field(default_factory=lambda: settings.INTEGRATIONS_EXCHANGE_RETENTION_DAYS)
     kept: int = field(default_factory=lambda: settings.INTEGRATIONS_EXCHANGES_KEPT_PER_RUN)
-    old_after: tuple = None  # (finished_at, id) of the last run of rule 1 whose log is gone
-    long_after: int = 0  # the last run of this pass of rule 2 whose log is short enough
-    long_since: datetime = None  # runs finished before this were shortened by an earlier pass
+    old_after: tuple = None  # rule 1: (finished_at, id) of the last run whose log is gone
+    unfinished_after: int = 0  # rule 2: the last run not finished whose log is short enough; None when past them
+    finished_after: tuple = None  # rule 2: (finished_at, id) of the last finished run whose log is short enough
+    finished_since: datetime = None  # rule 2: runs finished before this were shortened by an earlier pass
     pass_began: datetime = field(default_factory=timezone.now)
 
     def step(self):
@@ -157,11 +158,7 @@ class Retention:
         return total
 
     def _old_logs(self, cutoff, done):
-        runs = Run.objects.filter(finished_at__lt=cutoff)
-        if self.old_after:
-            finished_at, pk = self.old_after
-            runs = runs.filter(Q(finished_at__gt=finished_at) | Q(finished_at=finished_at, pk__gt=pk))
-        chunk = list(runs.order_by("finished_at", "pk").values_list("pk", "finished_at")[:RUNS_PER_STEP])
+        chunk = _finished_runs(Run.objects.filter(finished_at__lt=cutoff), after=self.old_after)
         if not chunk:
             return False
         done.old, done.files = remove_old_logs([pk for pk, _ in chunk], limit=BATCH)
@@ -171,18 +168,40 @@ class Retention:
         return True
 
     def _long_logs(self, cutoff, now, done):
-        since = self.long_since or cutoff
-        runs = Run.objects.filter(Q(finished_at__isnull=True) | Q(finished_at__gte=since), pk__gt=self.long_after)
-        chunk = list(runs.order_by("pk").values_list("pk", flat=True)[:RUNS_PER_STEP])
-        for pk in chunk:
-            done.middle += prune_long_log(pk, kept=self.kept, limit=BATCH - done.middle)
-            if done.middle >= BATCH:
-                return True  # this run's log may be longer still: the next step begins with it
-            self.long_after = pk
+        if self.unfinished_after is not None:
+            chunk = list(Run.objects.filter(finished_at__isnull=True, pk__gt=self.unfinished_after)
+                         .order_by("pk").values_list("pk", flat=True)[:RUNS_PER_STEP])
+            for pk in chunk:
+                if not self._prune(pk, done):
+                    return True  # this log may be longer still: the next step begins with it
+                self.unfinished_after = pk
+            if len(chunk) < RUNS_PER_STEP:
+                self.unfinished_after = None
+            return True
+        chunk = _finished_runs(Run.objects.filter(finished_at__gte=self.finished_since or cutoff),
+                               after=self.finished_after)
+        for pk, finished_at in chunk:
+            if not self._prune(pk, done):
+                return True
+            self.finished_after = (finished_at, pk)
         if len(chunk) == RUNS_PER_STEP:
             return True
-        self.long_after, self.long_since, self.pass_began = 0, self.pass_began - FINISH_MARGIN, now
+        self.unfinished_after, self.finished_after = 0, None
+        self.finished_since, self.pass_began = self.pass_began - FINISH_MARGIN, now
         return False
+
+    def _prune(self, run_id, done):
+        """Prune one long log within what is left of the step's batch; False if the batch ran out."""
+        done.middle += prune_long_log(run_id, kept=self.kept, limit=BATCH - done.middle)
+        return done.middle < BATCH
+
+
+def _finished_runs(runs, *, after):
+    """The next RUNS_PER_STEP of ``runs`` as (id, finished_at), in the order of the finish-time index."""
+    if after:
+        finished_at, pk = after
+        runs = runs.filter(Q(finished_at__gt=finished_at) | Q(finished_at=finished_at, pk__gt=pk))
+    return list(runs.order_by("finished_at", "pk").values_list("pk", "finished_at")[:RUNS_PER_STEP])
 
 
 def retain_forever(stop):
