@@ -82,11 +82,17 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+SQLITE_JOURNAL_SIZE_LIMIT = 16 * 1024 * 1024
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        # auto_vacuum takes effect only on a database that has no table yet (or at its next VACUUM:
+        # `manage.py prune_exchanges --vacuum`); retention then hands freed pages back to the file
+        # system a few at a time (PRAGMA incremental_vacuum). The WAL is cut back to the limit after
+        # each checkpoint, whatever a large write once made it grow to.
+        "init_command": "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                        f"PRAGMA journal_size_limit={SQLITE_JOURNAL_SIZE_LIMIT};",
     }
     # A file, not memory, so that a cluster started by a test sees the test
     # database; one per test process, so that test runs side by side don't meet.
@@ -189,8 +195,14 @@ INTEGRATIONS_MAX_CALLBACK_BYTES = envint("INTEGRATIONS_MAX_CALLBACK_BYTES", 1024
 # above); a larger one fails the run. Files are stored in Django's default storage, under MEDIA_ROOT.
 INTEGRATIONS_MAX_FILE_BYTES = envint("INTEGRATIONS_MAX_FILE_BYTES", 10 * 1024 * 1024)
 MEDIA_ROOT = os.environ.get("MEDIA_ROOT") or BASE_DIR / "media"
-# Exchanges of runs finished longer ago than this are removed by prune_exchanges.
+# Retention, applied by the cluster (runs.retention) and by prune_exchanges: the exchanges of runs
+# finished longer ago than this are removed, and a log keeps its first and last so many exchanges
+# (the ones between become one "exchanges pruned" row).
 INTEGRATIONS_EXCHANGE_RETENTION_DAYS = envint("INTEGRATIONS_EXCHANGE_RETENTION_DAYS", 30)
+INTEGRATIONS_EXCHANGES_KEPT_PER_RUN = envint("INTEGRATIONS_EXCHANGES_KEPT_PER_RUN", 100)
+# Seconds the cluster waits after a retention pass that left nothing to remove: between passes a log
+# may grow past the limit above by what its run logs in this time.
+INTEGRATIONS_RETENTION_INTERVAL = envfloat("INTEGRATIONS_RETENTION_INTERVAL", 60)
 
 # How long a claimed run may wait in the queue before another worker may take
 # it (a worker that died is replaced after this, plus the action's timeouts).

@@ -9,6 +9,7 @@ runs.change_run permission. "Run now" lives on the action's page
 
 import json
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
@@ -38,7 +39,7 @@ SEARCH_BY_IDS = 1000
 # What a row of the Actions log shows; the bodies and headers are read only by the Debug view.
 LOG_COLUMNS = ["id", "run_id", "kind", "attempt", "last_attempt", "sent", "method", "url", "status_code",
                "duration_ms", "error", "failed_part", "decision", "repeat_count", "created_at", "last_at",
-               "response_truncated"]
+               "response_truncated", "pruned_count"]
 
 
 def run_url(run_id):
@@ -239,6 +240,7 @@ class RunAdmin(admin.ModelAdmin):
             "opts": self.opts,
             "run": run,
             "original": run,
+            "kept_per_run": settings.INTEGRATIONS_EXCHANGES_KEPT_PER_RUN,
             "has_view_permission": True,
             "may_operate": self.may_operate(request),
             "duration": duration_text(run_duration(run)),

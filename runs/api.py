@@ -266,7 +266,7 @@ class ExchangeSerializer(serializers.ModelSerializer):
             "id", "run", "kind", "attempt", "sent", "method", "url", "request_headers", "request_body",
             "status_code", "response_headers", "response_body", "response_size", "response_truncated",
             "duration_ms", "error", "failed_part", "decision", "repeat_count", "last_attempt", "created_at",
-            "last_at",
+            "last_at", "pruned_count",
         ]
         read_only_fields = fields
 
@@ -539,7 +539,10 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
         summary="The run's exchanges (its log of HTTP calls), in order",
         description="Every request, poll, callback, cancel webhook and OAuth token call, as sent and "
                     "received, secrets as ***. A poll answered as the one before adds to that exchange's "
-                    "`repeat_count`.",
+                    "`repeat_count`. A long log keeps its first and last exchanges (the setting "
+                    "INTEGRATIONS_EXCHANGES_KEPT_PER_RUN); one row of kind `pruned` stands in the place of "
+                    "those between: `pruned_count` of them, attempts `attempt` to `last_attempt`, "
+                    "from `created_at` to `last_at`.",
         responses={200: ExchangeSerializer(many=True), **RUN_ERRORS},
     )
     @action(detail=True, serializer_class=ExchangeSerializer, pagination_class=InOrder, filter_backends=[])

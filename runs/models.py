@@ -200,6 +200,8 @@ class ExchangeKind(models.TextChoices):
     CALLBACK = "callback", "Callback received"
     CANCEL_WEBHOOK = "cancel_webhook", "Cancel webhook"
     OAUTH_TOKEN = "oauth_token", "OAuth token"
+    # Not an HTTP call: the place in a long log where retention removed exchanges (runs.retention).
+    PRUNED = "pruned", "Exchanges pruned"
 
 
 class FailedPart(models.TextChoices):
@@ -234,6 +236,9 @@ class Exchange(models.Model):
     decision = models.TextField(blank=True, help_text="What the conditions decided.")
 
     repeat_count = models.PositiveIntegerField(default=1, help_text="Identical answers in a row.")
+    pruned_count = models.PositiveIntegerField(
+        null=True, blank=True, help_text="On a row of kind pruned: the exchanges removed at this place in the log."
+    )
     last_attempt = models.PositiveIntegerField(null=True, blank=True, help_text="The attempt of the last repeat.")
     created_at = models.DateTimeField(default=timezone.now)
     last_at = models.DateTimeField(default=timezone.now)
@@ -243,7 +248,19 @@ class Exchange(models.Model):
         indexes = [models.Index(fields=["run", "-id"], name="exchange_run_log_idx")]
 
     def __str__(self):
+        if self.kind == ExchangeKind.PRUNED:
+            return self.pruned_summary
         return f"{self.get_kind_display()} {self.method} {self.url}"
+
+    @property
+    def pruned_summary(self):
+        """On a row of kind pruned, what it stands for: "1,234 exchanges pruned (attempts 101 to 1,334)"."""
+        if self.kind != ExchangeKind.PRUNED:
+            return ""
+        count = self.pruned_count or 0
+        last = self.last_attempt or self.attempt
+        attempts = f"attempts {self.attempt:,} to {last:,}" if last != self.attempt else f"attempt {self.attempt:,}"
+        return f"{count:,} exchange{'' if count == 1 else 's'} pruned ({attempts})"
 
 
 def run_file_path(run_id, name):

@@ -60,8 +60,9 @@ class Command(BaseCommand):
         hinted = False
         while True:
             for exchange in Exchange.objects.filter(run=run).order_by("id"):
-                if shown.get(exchange.pk) != exchange.repeat_count:
-                    shown[exchange.pk] = exchange.repeat_count
+                seen = (exchange.repeat_count, exchange.pruned_count)
+                if shown.get(exchange.pk) != seen:
+                    shown[exchange.pk] = seen
                     self.stdout.write(self._line(exchange))
             run.refresh_from_db()
             if run.status not in WORKING:
@@ -79,6 +80,8 @@ class Command(BaseCommand):
             sys.exit(1)
 
     def _line(self, exchange):
+        if exchange.kind == "pruned":
+            return f"  {exchange.pruned_summary}"
         repeat = f"-{exchange.last_attempt} (x{exchange.repeat_count})" if exchange.repeat_count > 1 else ""
         if exchange.kind == "callback":
             outcome = "received"

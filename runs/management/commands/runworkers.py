@@ -11,6 +11,7 @@ from django_q.cluster import Cluster
 from runs import heartbeats, lifecycle, metrics
 from runs.dispatch import beat_forever, dispatch_forever
 from runs.outages import describe
+from runs.retention import retain_forever
 
 
 class Command(BaseCommand):
@@ -39,6 +40,7 @@ class Command(BaseCommand):
             cluster.start()
             # Threads that use the database start after the fork, so that no child inherits their connections.
             threading.Thread(target=beat_forever, args=(beating,), name="heartbeat", daemon=True).start()
+            threading.Thread(target=retain_forever, args=(stop,), name="retention", daemon=True).start()
             if not stop.is_set():
                 dispatcher.start()
                 self.stdout.write("Workers and dispatcher running.")
