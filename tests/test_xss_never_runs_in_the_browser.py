@@ -113,10 +113,9 @@ def hostile_definitions():
             "name": PAYLOAD, "slug": "next", "method": "GET", "url": "/next",
         }],
     })
-    text = dict(description=PAYLOAD, base_url=JS_URL)
     Integration.objects.filter(pk=integration.pk).update(
-        slug=PAYLOAD, image_url=JS_URL, auth_username=PAYLOAD, api_key_name=PAYLOAD, oauth_token_url=JS_URL,
-        oauth_client_id=PAYLOAD, oauth_scope=PAYLOAD, default_headers={PAYLOAD: PAYLOAD}, **text)
+        slug=PAYLOAD, image_url=JS_URL, base_url=JS_URL, auth_username=PAYLOAD, api_key_name=PAYLOAD,
+        oauth_token_url=JS_URL, oauth_client_id=PAYLOAD, oauth_scope=PAYLOAD, default_headers={PAYLOAD: PAYLOAD})
     Secret.objects.create(integration=integration, name=PAYLOAD, value="s3cret-value")
     action, next_action = integration.actions.get(slug="hostile"), integration.actions.get(slug="next")
     for each in (action, next_action):
