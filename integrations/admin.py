@@ -1,5 +1,7 @@
 """The editing UI: integrations with their secrets, actions with their conditions and mappings."""
 
+from urllib.parse import urlsplit
+
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -318,9 +320,12 @@ class IntegrationAdmin(KeptByRunsMixin, WriteOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="")
     def thumbnail(self, obj):
+        # The form and the API accept only http(s) image URLs; a row written another way (a script, the
+        # database) gets the default image rather than a javascript: or data: URL as the image's source.
+        shown = obj.image_url if urlsplit(obj.image_url).scheme.lower() in ("http", "https") else ""
         return format_html(
             '<img src="{}" alt="" class="integration-thumbnail" width="32" height="32">',
-            obj.image_url or static("integrations/default-integration.svg"),
+            shown or static("integrations/default-integration.svg"),
         )
 
     @admin.display(description="actions", ordering="action_count")

@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 
 from .env import envbool, envfloat, envint, envlist
 
@@ -33,6 +34,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "csp",
     "django_q",
     "integrations",
     "runs",
@@ -41,6 +44,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -116,6 +120,26 @@ STATIC_ROOT = os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles"
 
 LOGIN_URL = "admin:login"
 
+# --- Content-Security-Policy (django-csp) ----------------------------------------
+# Scripts and styles only from this site's own files: no inline <script>, no
+# on...= handlers, no javascript: URLs, no inline styles, so that stored text
+# which ever reached a page as markup could not run. Images may also come from
+# any http(s) URL (an integration's logo) and data: URLs (the API docs' icons).
+# The browsable API allows inline styles (DRF's templates use style attributes);
+# see integrations_site/browsable_api.py.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", "https:", "http:"],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
 # Secret fields of the admin are marked sensitive; they stay hidden on the DEBUG error page too.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "integrations_site.error_reports.SecretsHiddenFilter"
 
@@ -133,12 +157,23 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "integrations_site.browsable_api.BrowsableAPIRenderer",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Integrations API",
     "DESCRIPTION": "Define integrations and actions, start runs, follow them, refire and cancel them.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /api/docs/ serves Swagger UI from this site's static files (drf-spectacular-sidecar), not from a CDN:
+    # the docs work without internet, and the page's policy needs no other origin. No validator badge:
+    # Swagger UI would send the schema's URL to swagger.io for it.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
     # One name for a choice set that several fields share (an action's request, polling and cancel webhook).
     "ENUM_NAME_OVERRIDES": {

@@ -25,7 +25,7 @@ from django.utils.html import format_html, format_html_join
 
 from integrations.models import Action
 
-from . import chains, clock, debug_view, services
+from . import callback_urls, chains, clock, debug_view, services
 from .downloads import file_response
 from .forms import VariablesForm
 from .models import WORKING, Exchange, Run, RunFile
@@ -206,6 +206,9 @@ class RunAdmin(admin.ModelAdmin):
         run = self.get_run(request, object_id)
         exchanges = run.exchanges.only(*LOG_COLUMNS).order_by("-id")
         log = Paginator(exchanges, LOG_PAGE_SIZE).get_page(request.GET.get("log"))
+        if not callback_urls.may_see(request.user):
+            hide_callback_token(run)
+            log.object_list = [hide_callback_token(run, exchange) for exchange in log.object_list]
         context = {
             **self.admin_site.each_context(request),
             **self.run_context(request, run),
@@ -255,6 +258,9 @@ class RunAdmin(admin.ModelAdmin):
     def exchange_view(self, request, object_id, exchange_id):
         run = self.get_run(request, object_id)
         exchange = get_object_or_404(Exchange, pk=exchange_id, run=run)
+        if not callback_urls.may_see(request.user):
+            hide_callback_token(run)
+            hide_callback_token(run, exchange)  # its URL, headers and bodies, and so its cURL command
         neighbours = run.exchanges.values_list("id", flat=True)
         context = {
             **self.admin_site.each_context(request),
@@ -339,6 +345,13 @@ class RunAdmin(admin.ModelAdmin):
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/runs/run/variables_form.html", context)
+
+
+def hide_callback_token(run, exchange=None):
+    """The run (or its exchange), loaded for a page, with the run's callback token as *** (runs/callback_urls.py)."""
+    if exchange is None:
+        return callback_urls.hide_in(run, run.callback_token, callback_urls.RUN_TEXT)
+    return callback_urls.hide_in(exchange, run.callback_token, callback_urls.EXCHANGE_TEXT)
 
 
 def run_now_view(model_admin, request, object_id):

@@ -40,7 +40,7 @@ from rest_framework.reverse import reverse
 from integrations.models import Action, Integration
 from integrations.permissions import CanOperateRuns
 
-from . import chains, clock, services
+from . import callback_urls, chains, clock, services
 from .downloads import file_response
 from .models import Exchange, IdempotencyKey, Run, RunFile, Status
 
@@ -163,8 +163,10 @@ class RunSerializer(serializers.ModelSerializer):
     action_url = serializers.SerializerMethodField()
     variables = serializers.DictField(read_only=True)
     fields = serializers.DictField(read_only=True, help_text="Values stored from responses (secrets as ***).")
-    callback_url = serializers.CharField(
-        read_only=True, help_text="Where the service posts callbacks; its token is the only key it needs."
+    callback_url = serializers.SerializerMethodField(
+        help_text="Where the service posts callbacks. Its token is the only key a callback needs, so it decides "
+                  "the run: null for those who may not change runs (runs.change_run), who also see the token "
+                  "as *** wherever the run's reason, variables, fields or exchanges quote it."
     )
     exchanges_url = serializers.HyperlinkedIdentityField(view_name="run-exchanges")
     files_url = serializers.HyperlinkedIdentityField(
@@ -195,6 +197,21 @@ class RunSerializer(serializers.ModelSerializer):
     def get_action_url(self, run) -> str:
         # The definitions API serves actions at /api/actions/{id}/ (SPEC, "Interfaces").
         return reverse("api-root", request=self.context.get("request")) + f"actions/{run.action_id}/"
+
+    def get_callback_url(self, run) -> str | None:
+        return run.callback_url if may_see_callback_urls(self.context) else None
+
+    def to_representation(self, run):
+        data = super().to_representation(run)
+        if not may_see_callback_urls(self.context):
+            for name in callback_urls.RUN_TEXT:
+                data[name] = callback_urls.hide(data[name], run.callback_token)
+        return data
+
+
+def may_see_callback_urls(context):
+    """Whether the user the serializer answers (none: nobody) may see callback URLs (runs/callback_urls.py)."""
+    return callback_urls.may_see(getattr(context.get("request"), "user", None))
 
 
 class RunFileSerializer(serializers.ModelSerializer):
@@ -255,10 +272,18 @@ class RunDetailSerializer(RunSerializer):
 
 
 class ExchangeSerializer(serializers.ModelSerializer):
-    """One logged HTTP call of a run, as sent and received, secrets as ***."""
+    """One logged HTTP call of a run, as sent and received, secrets as ***; the run's callback token as *** too
+    for those who may not change runs (a request may carry {{ run.callback_url }})."""
 
     request_headers = serializers.DictField(child=serializers.CharField(), read_only=True)
     response_headers = serializers.DictField(child=serializers.CharField(), read_only=True)
+
+    def to_representation(self, exchange):
+        data = super().to_representation(exchange)
+        if not may_see_callback_urls(self.context):
+            for name in callback_urls.EXCHANGE_TEXT:
+                data[name] = callback_urls.hide(data[name], exchange.run.callback_token)
+        return data
 
     class Meta:
         model = Exchange

@@ -2,6 +2,7 @@
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.html import format_html
 
 from . import services
 
@@ -22,9 +23,12 @@ class VariablesForm(forms.Form):
         self.initial_variables = initial_variables = initial_variables or {}
         for spec in self.inputs:
             label = spec.label or spec.name
-            help_text = f"Read as {{{{ {spec.name} }}}}."
+            # The admin renders help text as HTML (fieldset.html: help_text|safe), and a default is stored text
+            # (typed by an admin, or brought in by an imported document): format_html escapes what it fills in.
+            blank = ""
             if not spec.required or spec.default:
-                help_text += f" Left blank: {spec.default!r}." if spec.default else " Optional."
+                blank = f" Left blank: {spec.default!r}." if spec.default else " Optional."
+            help_text = format_html("Read as {{{{ {} }}}}.{}", spec.name, blank)
             initial = initial_variables.get(spec.name, spec.default)
             choices = spec.choice_list()
             if choices:
