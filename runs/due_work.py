@@ -361,14 +361,14 @@ def _judge(step, decision):
         decision.failed_part = FailedPart.RESPONSE
         return _fail(step, decision, answer.parse_error, answer.parse_error)
     if accepted and step.send.first:
-        unmet = unmet_conditions(definition.continue_conditions, answer, context)
+        unmet = unmet_conditions(definition.continue_conditions, answer, context, definition.redactor)
         if unmet:
             decision.failed_part = FailedPart.RESPONSE
             return _fail(step, decision, "continue_if not met: " + "; ".join(unmet),
                          "The response does not meet continue_if: " + "; ".join(unmet) + ".")
         notes.append(_store(decision, definition, definition.request_mappings, answer))
 
-    matched, stored, said = stop_decision(definition.stop_conditions, answer, context)
+    matched, stored, said = stop_decision(definition.stop_conditions, answer, context, definition.redactor)
     decision.fields.update(_redacted(definition, stored))
     notes.append(said)
     if matched is not None:
@@ -549,7 +549,8 @@ def judge_callback(run, definition, row, now):
         exchange_log.finish_decision(row, redactor, " ".join(filter(None, [
             stored, "Callback received: the run succeeded (no stop conditions)."])))
         return succeed(decision, definition, "Callback received.", now)
-    matched, stored, said = stop_decision(definition.stop_conditions, answer, context_for(definition, run))
+    matched, stored, said = stop_decision(definition.stop_conditions, answer, context_for(definition, run),
+                                        definition.redactor)
     decision.fields.update(_redacted(definition, stored))
     if matched is None:
         exchange_log.finish_decision(row, redactor, f"{said} Still waiting.")
