@@ -91,9 +91,15 @@ def size_notes(exchange):
         notes.append("This body is not UTF-8 text (binary?): bytes that are not text show as \ufffd.")
     if exchange.response_truncated:
         note = f"The log keeps the first {len(body):,} characters of this body"
-        if exchange.response_size is not None:
-            note += f"; {filesizeformat(exchange.response_size)} were received"
-            if exchange.response_size > settings.INTEGRATIONS_MAX_RESPONSE_BYTES:
+        size = exchange.response_size
+        encoding = header_value(exchange.response_headers, "Content-Encoding")
+        if size is not None:
+            if encoding.strip().lower() not in ("", "identity"):
+                # Its size on the wire says nothing of what it decompresses to: the size noted is what was read.
+                note += f"; it came {encoding}-compressed, and {filesizeformat(size)} were read"
+            else:
+                note += f"; {filesizeformat(size)} were received"
+            if size > settings.INTEGRATIONS_MAX_RESPONSE_BYTES:
                 note += (f" (reading stopped at {filesizeformat(settings.INTEGRATIONS_MAX_RESPONSE_BYTES)}, "
                          "INTEGRATIONS_MAX_RESPONSE_BYTES)")
         notes.append(note + ".")

@@ -348,9 +348,16 @@ def _judge(step, decision):
     if step.send.save_as and received.truncated and definition.accepts(received.status):
         decision.failed_part = FailedPart.RESPONSE
         limit = settings.INTEGRATIONS_MAX_FILE_BYTES
+        if received.compressed:
+            read = (f"it came {received.headers['Content-Encoding']}-compressed, and reading stopped once "
+                    f"{limit:,} bytes had been decompressed")
+        elif received.headers.get("Content-Length", "").isdigit():
+            read = f"it is {received.size:,} bytes (Content-Length), and reading stopped after {limit:,}"
+        else:
+            read = f"reading stopped after {limit:,} bytes"
         return _fail(step, decision, "Too large to keep as a file.", (
-            f"The response ({received.size} bytes or more) is larger than INTEGRATIONS_MAX_FILE_BYTES "
-            f"({limit} bytes): it cannot be kept as the file {step.send.save_as!r}."
+            f"The response is larger than INTEGRATIONS_MAX_FILE_BYTES ({limit:,} bytes): {read}. It cannot be kept "
+            f"as the file {step.send.save_as!r}."
         ))
     answer = read_answer(received.status, received.headers, received.body,
                          convert_xml=action.convert_xml, truncated=received.truncated)

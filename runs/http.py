@@ -67,9 +67,15 @@ class Received:
     status: int
     headers: urllib3.HTTPHeaderDict  # names ignore case
     body: bytes
+    # Bytes of the body, decoded: all of them, or when reading stopped (truncated) and the whole is not
+    # known, those read.
     size: int
     truncated: bool
     duration: float
+
+    @property
+    def compressed(self):
+        return _encoded(self.headers)
 
 
 # --- the address guard ---------------------------------------------------------
@@ -467,7 +473,9 @@ def send(outbound):
                     "(connect + read timeout); gave up.",
                 )
         size = received
-        if truncated:
+        if truncated and not _encoded(response.headers):
+            # Content-Length counts the bytes on the wire: the body's own size unless it came compressed
+            # (a gzip bomb of 1 MB decodes to gigabytes), when only what was decoded is known.
             declared = response.headers.get("Content-Length", "")
             size = int(declared) if declared.isdigit() else received
         return Received(
@@ -501,6 +509,11 @@ def send(outbound):
             response.release_conn()
         if cert_file:
             os.unlink(cert_file)
+
+
+def _encoded(headers):
+    """Did the body come compressed (Content-Encoding), so that what is read is more than what was sent?"""
+    return headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
 
 
 def _request_target(url):
