@@ -119,7 +119,7 @@ def base64_forms(secret):
         whole = encode(data).decode().rstrip("=")
         if len(whole) >= MIN_LENGTH:
             forms.add(whole)
-        for offset in (1, 2):  # at offset 0 the core is a prefix of ``whole``
+        for offset in (0, 1, 2):
             encoded = encode(bytes(offset) + data).decode()
             # Characters 6 bits each: skip those holding bits of the offset bytes, and a last partial one.
             core = encoded[-(-8 * offset // 6): 8 * (offset + len(data)) // 6]
