@@ -1,5 +1,6 @@
 """REST API of the definitions: integrations and actions (viewsets registered on the site's router)."""
 
+from django.conf import settings
 from django.db.models import Prefetch, ProtectedError
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
@@ -12,13 +13,31 @@ from .models import Action, Integration, Secret
 from .openapi import AutoSchema, detail_response
 from .permissions import CanImportIntegrations, ChangePermissions, IntegrationPermissions
 from .serializers import ActionSerializer, IntegrationDocumentSerializer, IntegrationSerializer
-from .transfer import ImportRefused, export_integration, import_integration
+from .transfer import ImportRefused, export_integration, import_integration, too_large
 
 
 class Conflict(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "This cannot be done in the object's present state."
     default_code = "conflict"
+
+
+class TooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
+
+
+def refuse_large_body(request):
+    """Refuse an import whose body says it is larger than one import may be, before it is read and parsed."""
+    length = request.META.get("CONTENT_LENGTH") or ""
+    if length.isdigit() and int(length) > settings.INTEGRATIONS_IMPORT_MAX_BYTES:
+        raise TooLarge(too_large("The request body", int(length)))
+
+
+TOO_LARGE = detail_response(
+    "Larger than one import may be (INTEGRATIONS_IMPORT_MAX_BYTES).",
+    "The request body is 2,500,000 bytes; one import takes at most 1,048,576 (INTEGRATIONS_IMPORT_MAX_BYTES).",
+)
 
 
 class ManifestImportSerializer(serializers.Serializer):
@@ -99,6 +118,7 @@ class IntegrationViewSet(
         responses={
             201: OpenApiResponse(IntegrationSerializer, description="Imported as a new integration."),
             200: OpenApiResponse(IntegrationSerializer, description="Replaced the integration with this slug."),
+            413: TOO_LARGE,
         },
     )
     @action(
@@ -106,6 +126,7 @@ class IntegrationViewSet(
         permission_classes=[CanImportIntegrations],
     )
     def import_document(self, request):
+        refuse_large_body(request)
         options = ImportOptions(data=request.query_params)
         options.is_valid(raise_exception=True)
         try:
@@ -125,6 +146,7 @@ class IntegrationViewSet(
         responses={
             201: OpenApiResponse(IntegrationSerializer, description="Imported as a new integration."),
             200: OpenApiResponse(IntegrationSerializer, description="Replaced the integration with this slug."),
+            413: TOO_LARGE,
         },
     )
     @action(
@@ -132,6 +154,7 @@ class IntegrationViewSet(
         permission_classes=[CanImportIntegrations],
     )
     def import_chiefonboarding_manifest(self, request):
+        refuse_large_body(request)
         options = ImportOptions(data=request.query_params)
         options.is_valid(raise_exception=True)
         given = ManifestImportSerializer(data=request.data)

@@ -3,12 +3,14 @@
 import json
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.forms.boundfield import BoundField
 from django.utils.html import format_html
 
 from .crypto import seal, unseal
 from .models import AUTH_FIELDS, CANCEL_WEBHOOK_FIELDS, POLLING_FIELDS, Action, Integration, Secret
+from .transfer import too_large
 from .validators import json_map, parse_json_text, parse_seconds
 
 
@@ -309,8 +311,6 @@ class UnechoedTextarea(forms.Textarea):
 class ManifestImportForm(forms.Form):
     """A ChiefOnboarding manifest to import: pasted or uploaded, with the values of its initial data."""
 
-    MAX_BYTES = 1024 * 1024
-
     name = forms.CharField(max_length=200, help_text="The integration's name.")
     slug = forms.SlugField(required=False, help_text="Blank: made from the name.")
     manifest = forms.CharField(
@@ -343,10 +343,11 @@ class ManifestImportForm(forms.Form):
         upload, text = cleaned.get("manifest_file"), cleaned.get("manifest", "")
         if upload and text.strip():
             raise ValidationError("Paste the manifest or choose a file, not both.")
+        size = upload.size if upload else len(text.encode("utf-8", "surrogatepass"))
+        if size > settings.INTEGRATIONS_IMPORT_MAX_BYTES:
+            self.add_error("manifest_file" if upload else "manifest", too_large("The manifest", size))
+            return cleaned
         if upload:
-            if upload.size > self.MAX_BYTES:
-                self.add_error("manifest_file", f"A manifest is at most {self.MAX_BYTES // 1024} KiB.")
-                return cleaned
             try:
                 text = upload.read().decode("utf-8")
             except UnicodeDecodeError:

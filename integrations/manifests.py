@@ -32,6 +32,7 @@ check, notifications, Django template tags and filters) is refused, naming it.
 import json
 import re
 
+from django.conf import settings
 from django.utils.text import slugify
 
 from .templating import NAME, PLACEHOLDER
@@ -318,6 +319,22 @@ def import_manifest(manifest, *, name, slug="", secrets=None, replace=False):
     Raises ManifestRefused for what cannot be expressed, transfer.ImportRefused
     for what the converted definition gets wrong; nothing is written then.
     """
-    from .transfer import import_integration
+    from .transfer import ImportRefused, import_integration, json_size, refuse_beyond_limits, too_large
 
-    return import_integration(manifest_document(manifest, name=name, slug=slug, secrets=secrets), replace=replace)
+    size = json_size(manifest)
+    if size > settings.INTEGRATIONS_IMPORT_MAX_BYTES:
+        raise ManifestRefused([too_large("The manifest", size)])
+    parts = [manifest.get("execute"), manifest.get("revoke")] if isinstance(manifest, dict) else []
+    requests = sum(len(part) for part in parts if isinstance(part, list))
+    if requests > settings.INTEGRATIONS_IMPORT_MAX_ACTIONS:
+        raise ManifestRefused([
+            f"The manifest has {requests:,} requests (execute and revoke), each an action; one import makes at "
+            f"most {settings.INTEGRATIONS_IMPORT_MAX_ACTIONS:,} actions (INTEGRATIONS_IMPORT_MAX_ACTIONS)."
+        ])
+    document = manifest_document(manifest, name=name, slug=slug, secrets=secrets)
+    try:
+        # Each step declares every variable of its chain, so a manifest grows as it is converted.
+        refuse_beyond_limits(document, what="Converted into an integration, the manifest")
+    except ImportRefused as exc:
+        raise ManifestRefused([message for messages in exc.errors.values() for message in messages]) from None
+    return import_integration(document, replace=replace)

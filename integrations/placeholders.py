@@ -128,7 +128,7 @@ def check_action_placeholders(action, names):
     return _check(action, ACTION_FIELDS, names)
 
 
-def action_placeholder_errors(action, *, inputs, fields, secrets, stop_values=(), continue_values=()):
+def action_placeholder_errors(action, *, inputs, fields, secrets, stop_values=(), continue_values=(), carried=None):
     """Placeholders of an action being saved that nothing can fill, checked against the rows saved with it.
 
     ``inputs``, ``fields`` and ``secrets`` are the names the action will have
@@ -138,11 +138,15 @@ def action_placeholder_errors(action, *, inputs, fields, secrets, stop_values=()
     {field: [message]} for the action's own fields, and {"stop_conditions" or
     "continue_conditions": {row index: message}}. The admin, the API and
     Action.placeholder_errors() all check with this.
+
+    A run of a chain carries the variables and fields of the runs before it:
+    ``carried`` (input names, field names), or by default those of the saved
+    actions that lead to a saved action (an import gives its document's).
     """
-    if action.pk:
-        # A run of a chain carries the variables and fields of the runs before it.
-        carried_inputs, carried_fields = action.carried_names()
-        inputs, fields = [*inputs, *carried_inputs], [*fields, *carried_fields]
+    if carried is None and action.pk:
+        carried = action.carried_names()
+    if carried:
+        inputs, fields = [*inputs, *carried[0]], [*fields, *carried[1]]
     names = available_names(inputs=inputs, fields=fields, secrets=secrets)
     errors = check_action_placeholders(action, names)
     rows = {}

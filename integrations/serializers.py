@@ -334,7 +334,8 @@ class ActionSerializer(DefinitionSerializer):
                 rows[attribute] = [model(**values) for values in attrs[attribute]]
             else:
                 rows[attribute] = list(getattr(self.instance, attribute).all()) if self.instance else []
-        carried = self.context.get("carried", {}).get(action.slug, ((), ()))
+        # An import checks its actions' chains as the document makes them, not as they are saved.
+        carried = self.context["carried"].get(action.slug, ((), ())) if "carried" in self.context else None
         errors = action_errors(action, rows, secrets=self._secret_names(action), carried=carried)
         if errors:
             raise serializers.ValidationError(errors)
@@ -363,14 +364,15 @@ class ActionSerializer(DefinitionSerializer):
         return instance
 
 
-def action_errors(action, rows, *, secrets, carried=((), ())):
+def action_errors(action, rows, *, secrets, carried=None):
     """The faults of ``action`` with ``rows`` ({attribute: [unsaved or saved row]}), as an API error document.
 
     ``secrets`` are the names of its integration's secrets. The checks are
     the admin's: full_clean of the action and of each row, one outcome per
     stop group, and placeholders that the inputs, stored fields, secrets and
     run facts of this very document can fill; ``carried`` (input names, field
-    names) are those a chain brings from the actions before it.
+    names) are those a chain brings from the actions before it (None: those
+    of the saved actions that lead to it).
     """
     # An imported action's integration is not saved yet: there is nothing to look up.
     errors = model_errors(action, exclude=[] if action.integration_id is not None else ["integration"])
@@ -395,9 +397,9 @@ def action_errors(action, rows, *, secrets, carried=((), ())):
         row_errors["stop_conditions"][checked[position][0]]["outcome"] = [message]
     placeholder_errors, row_messages = action_placeholder_errors(
         action,
-        inputs=[row.name for row in rows["inputs"]] + list(carried[0]),
-        fields=[row.field for row in rows["mappings"]] + [row.target_field for row in rows["stop_conditions"]]
-        + list(carried[1]),
+        inputs=[row.name for row in rows["inputs"]],
+        fields=[row.field for row in rows["mappings"]] + [row.target_field for row in rows["stop_conditions"]],
+        carried=carried,
         secrets=secrets,
         stop_values=[row.value for row in rows["stop_conditions"]],
         continue_values=[row.value for row in rows["continue_conditions"]],
@@ -604,9 +606,13 @@ class ActionDocumentSerializer(ActionSerializer):
         return document
 
     def validate(self, attrs):
-        # Set by the import once every action of the document is saved (transfer.import_integration).
+        # Set by the import once every action of the document is saved (transfer.import_integration). The
+        # document's chains are checked there as a whole; the chain saved now is no part of the check (and
+        # following it from each action of a long one took a query per step).
         self.next_action_slug = attrs.pop("next_action", None) or None
-        return super().validate(attrs)
+        attrs = super().validate({**attrs, "next_action": None})
+        del attrs["next_action"]
+        return attrs
 
 
 class IntegrationDocumentSerializer(IntegrationSerializer):

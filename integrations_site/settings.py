@@ -230,6 +230,12 @@ INTEGRATIONS_MAX_CALLBACK_BYTES = envint("INTEGRATIONS_MAX_CALLBACK_BYTES", 1024
 # above); a larger one fails the run. Files are stored in Django's default storage, under MEDIA_ROOT.
 INTEGRATIONS_MAX_FILE_BYTES = envint("INTEGRATIONS_MAX_FILE_BYTES", 10 * 1024 * 1024)
 MEDIA_ROOT = os.environ.get("MEDIA_ROOT") or BASE_DIR / "media"
+# What one import (an export document or a ChiefOnboarding manifest) may hold: its size as JSON, the
+# actions it makes and their rows (inputs, conditions, mappings). Checking and writing grow with each; these
+# keep an import to seconds, and its write transaction (SQLite's one write lock) well under one.
+INTEGRATIONS_IMPORT_MAX_BYTES = envint("INTEGRATIONS_IMPORT_MAX_BYTES", 1024 * 1024)
+INTEGRATIONS_IMPORT_MAX_ACTIONS = envint("INTEGRATIONS_IMPORT_MAX_ACTIONS", 200)
+INTEGRATIONS_IMPORT_MAX_ROWS = envint("INTEGRATIONS_IMPORT_MAX_ROWS", 5000)
 # Retention, applied by the cluster (runs.retention) and by prune_exchanges: the exchanges of runs
 # finished longer ago than this are removed, and a log keeps its first and last so many exchanges
 # (the ones between become one "exchanges pruned" row).

@@ -267,7 +267,7 @@ class RunAdmin(admin.ModelAdmin):
             **self.run_context(request, run),
             "title": f"Debug view: {exchange.get_kind_display().lower()}, attempt {exchange.attempt} of run #{run.pk}",
             "exchange": exchange,
-            "debug": debug_view.describe(exchange),
+            "debug": debug_view.describe(exchange, verify_tls=run.action.verify_tls),
             "previous_id": neighbours.filter(id__lt=exchange.pk).order_by("-id").first(),
             "next_id": neighbours.filter(id__gt=exchange.pk).order_by("id").first(),
         }

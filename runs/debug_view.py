@@ -91,17 +91,26 @@ def size_notes(exchange):
         notes.append("This body is not UTF-8 text (binary?): bytes that are not text show as \ufffd.")
     if exchange.response_truncated:
         note = f"The log keeps the first {len(body):,} characters of this body"
-        if exchange.response_size is not None:
-            note += f"; {filesizeformat(exchange.response_size)} were received"
-            if exchange.response_size > settings.INTEGRATIONS_MAX_RESPONSE_BYTES:
+        size = exchange.response_size
+        encoding = header_value(exchange.response_headers, "Content-Encoding")
+        if size is not None:
+            if encoding.strip().lower() not in ("", "identity"):
+                # Its size on the wire says nothing of what it decompresses to: the size noted is what was read.
+                note += f"; it came {encoding}-compressed, and {filesizeformat(size)} were read"
+            else:
+                note += f"; {filesizeformat(size)} were received"
+            if size > settings.INTEGRATIONS_MAX_RESPONSE_BYTES:
                 note += (f" (reading stopped at {filesizeformat(settings.INTEGRATIONS_MAX_RESPONSE_BYTES)}, "
                          "INTEGRATIONS_MAX_RESPONSE_BYTES)")
         notes.append(note + ".")
     return notes
 
 
-def describe(exchange):
-    """Both sides of ``exchange`` for the Debug view, and which of them failed."""
+def describe(exchange, *, verify_tls=True):
+    """Both sides of ``exchange`` for the Debug view, and which of them failed.
+
+    ``verify_tls``: whether its action verifies the service's certificate (the cURL command then does too).
+    """
     callback = exchange.kind == ExchangeKind.CALLBACK
     request = Side(
         headers=list(exchange.request_headers.items()),
@@ -125,13 +134,15 @@ def describe(exchange):
         "response": response,
         "callback": callback,
         "failed": exchange.failed_part,
-        "curl": "" if callback or not exchange.url else as_curl(exchange),
+        "curl": "" if callback or not exchange.url else as_curl(exchange, verify_tls=verify_tls),
     }
 
 
-def as_curl(exchange):
+def as_curl(exchange, *, verify_tls=True):
     """The request as a runnable cURL command; secrets stay ``***`` (the log never had them)."""
-    first = ["curl"]
+    # --globoff: curl would read [] and {} in the URL as ranges and sets of URLs to request (a ${IFS} became
+    # a set); -k: an action that does not verify TLS sent its request without verifying either.
+    first = ["curl", "--globoff"] + ([] if verify_tls else ["-k"])
     if exchange.method == "HEAD":
         first.append("--head")  # -X HEAD would wait for a body that never comes
     elif exchange.method and (exchange.method != "GET" or exchange.request_body):

@@ -348,9 +348,16 @@ def _judge(step, decision):
     if step.send.save_as and received.truncated and definition.accepts(received.status):
         decision.failed_part = FailedPart.RESPONSE
         limit = settings.INTEGRATIONS_MAX_FILE_BYTES
+        if received.compressed:
+            read = (f"it came {received.headers['Content-Encoding']}-compressed, and reading stopped once "
+                    f"{limit:,} bytes had been decompressed")
+        elif received.headers.get("Content-Length", "").isdigit():
+            read = f"it is {received.size:,} bytes (Content-Length), and reading stopped after {limit:,}"
+        else:
+            read = f"reading stopped after {limit:,} bytes"
         return _fail(step, decision, "Too large to keep as a file.", (
-            f"The response ({received.size} bytes or more) is larger than INTEGRATIONS_MAX_FILE_BYTES "
-            f"({limit} bytes): it cannot be kept as the file {step.send.save_as!r}."
+            f"The response is larger than INTEGRATIONS_MAX_FILE_BYTES ({limit:,} bytes): {read}. It cannot be kept "
+            f"as the file {step.send.save_as!r}."
         ))
     answer = read_answer(received.status, received.headers, received.body,
                          convert_xml=action.convert_xml, truncated=received.truncated)
@@ -361,14 +368,14 @@ def _judge(step, decision):
         decision.failed_part = FailedPart.RESPONSE
         return _fail(step, decision, answer.parse_error, answer.parse_error)
     if accepted and step.send.first:
-        unmet = unmet_conditions(definition.continue_conditions, answer, context)
+        unmet = unmet_conditions(definition.continue_conditions, answer, context, definition.redactor)
         if unmet:
             decision.failed_part = FailedPart.RESPONSE
             return _fail(step, decision, "continue_if not met: " + "; ".join(unmet),
                          "The response does not meet continue_if: " + "; ".join(unmet) + ".")
         notes.append(_store(decision, definition, definition.request_mappings, answer))
 
-    matched, stored, said = stop_decision(definition.stop_conditions, answer, context)
+    matched, stored, said = stop_decision(definition.stop_conditions, answer, context, definition.redactor)
     decision.fields.update(_redacted(definition, stored))
     notes.append(said)
     if matched is not None:
@@ -549,7 +556,8 @@ def judge_callback(run, definition, row, now):
         exchange_log.finish_decision(row, redactor, " ".join(filter(None, [
             stored, "Callback received: the run succeeded (no stop conditions)."])))
         return succeed(decision, definition, "Callback received.", now)
-    matched, stored, said = stop_decision(definition.stop_conditions, answer, context_for(definition, run))
+    matched, stored, said = stop_decision(definition.stop_conditions, answer, context_for(definition, run),
+                                        definition.redactor)
     decision.fields.update(_redacted(definition, stored))
     if matched is None:
         exchange_log.finish_decision(row, redactor, f"{said} Still waiting.")

@@ -51,15 +51,17 @@ def _refuse_constant(name):
     raise ValueError(f"{name} is not a JSON value.")
 
 
-def describe(found):
+def describe(found, redactor=None):
     if found is MISSING:
         return "nothing"
     text = json.dumps(found, default=str)
+    if redactor is not None:
+        text = redactor.text(text)  # before the cut, which could leave the start of a secret unmasked
     return text if len(text) <= 200 else text[:200] + "…"
 
 
-def stop_decision(rows, answer, context):
-    """(the StopGroup that matched or None, fields to store, decision in words).
+def stop_decision(rows, answer, context, redactor=None):
+    """(the StopGroup that matched or None, fields to store, decision in words; ``redactor`` masks secrets).
 
     Every row's value found is stored in its target field; then the groups are
     tried in order and the first whose rows all match decides.
@@ -76,7 +78,7 @@ def stop_decision(rows, answer, context):
             if not test(row.operator, found[id(row)], expected):
                 break
             checks.append(f"{row.path} {Operator(row.operator).label} {expected!r} matched "
-                          f"(found {describe(found[id(row)])})")
+                          f"(found {describe(found[id(row)], redactor)})")
         else:
             prefix = f"Group {group.number}: " if len(group.rows) > 1 else ""
             return group, stored, f"{prefix}{' and '.join(checks)}: {group.outcome}."
@@ -85,18 +87,18 @@ def stop_decision(rows, answer, context):
     by_path = {}
     for row in rows:
         by_path.setdefault(row.path, found[id(row)])
-    seen = [f"{path} = {describe(value)}" for path, value in by_path.items()]
+    seen = [f"{path} = {describe(value, redactor)}" for path, value in by_path.items()]
     return None, stored, f"No stop condition matched ({', '.join(seen[:3])}{', …' if len(seen) > 3 else ''})."
 
 
-def unmet_conditions(rows, answer, context):
-    """The continue_if rows the answer does not meet, described in words."""
+def unmet_conditions(rows, answer, context, redactor=None):
+    """The continue_if rows the answer does not meet, described in words (``redactor``'s secrets masked)."""
     unmet = []
     for row in rows:
         found = resolve(row.path, answer.response)
         expected = render_text(row.value, context)
         if not test(row.operator, found, expected):
-            unmet.append(f"{row.path} {Operator(row.operator).label} {expected!r} (found {describe(found)})")
+            unmet.append(f"{row.path} {Operator(row.operator).label} {expected!r} (found {describe(found, redactor)})")
     return unmet
 
 

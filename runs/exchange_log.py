@@ -20,8 +20,8 @@ def text_for_log(redactor, data):
     """Body or message text as logged: decoded, secrets masked, then cut to INTEGRATIONS_MAX_LOGGED_BYTES."""
     if isinstance(data, bytes):
         data = data.decode("utf-8", errors="replace")
-    text = redactor.text(data or "")
-    return text[: settings.INTEGRATIONS_MAX_LOGGED_BYTES].replace("\x00", "\\u0000")
+    text = redactor.text(data or "", limit=settings.INTEGRATIONS_MAX_LOGGED_BYTES)
+    return text.replace("\x00", "\\u0000")
 
 
 def headers_for_log(redactor, headers):

@@ -67,9 +67,15 @@ class Received:
     status: int
     headers: urllib3.HTTPHeaderDict  # names ignore case
     body: bytes
+    # Bytes of the body, decoded: all of them, or when reading stopped (truncated) and the whole is not
+    # known, those read.
     size: int
     truncated: bool
     duration: float
+
+    @property
+    def compressed(self):
+        return _encoded(self.headers)
 
 
 # --- the address guard ---------------------------------------------------------
@@ -101,19 +107,32 @@ METADATA_HOST_NAMES = frozenset({
     "metadata.tencentyun.com",  # Tencent Cloud
 })
 
-# An IPv4 address written inside an IPv6 one by a NAT64 translator.
+# IPv6 addresses that carry an IPv4 address in their last 32 bits, and lead to it: NAT64's well-known prefix,
+# IPv4-compatible addresses (deprecated, still routed by some stacks), SIIT's IPv4-translated addresses.
+# IPv4-mapped (::ffff:0:0/96), 6to4 (2002::/16) and Teredo (2001::/32) are read by ipaddress itself.
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")
 NUMERIC_HOST = re.compile(r"[0-9a-fx.]+", re.IGNORECASE)
 
 
 def _address(ip):
-    """``ip`` as an address object; an IPv4 address carried in IPv6 (mapped, NAT64) is unwrapped."""
+    """``ip`` as an address object; an IPv6 address that leads to an IPv4 one is judged as that IPv4 address.
+
+    Mapped, IPv4-compatible, IPv4-translated and NAT64 addresses carry it in their last 32 bits, 6to4 after
+    its prefix, Teredo (obfuscated) as its client. ``::`` and ``::1`` are themselves.
+    """
     address = ipaddress.ip_address(ip.split("%")[0])
-    if address.version == 6:
-        if address.ipv4_mapped:
-            return address.ipv4_mapped
-        if address in NAT64:
-            return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address.version == 4:
+        return address
+    if address.ipv4_mapped:
+        return address.ipv4_mapped
+    if address.sixtofour:
+        return address.sixtofour
+    if address.teredo:
+        return address.teredo[1]
+    if address in NAT64 or address in IPV4_TRANSLATED or address in IPV4_COMPATIBLE and int(address) > 1:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return address
 
 
@@ -454,7 +473,9 @@ def send(outbound):
                     "(connect + read timeout); gave up.",
                 )
         size = received
-        if truncated:
+        if truncated and not _encoded(response.headers):
+            # Content-Length counts the bytes on the wire: the body's own size unless it came compressed
+            # (a gzip bomb of 1 MB decodes to gigabytes), when only what was decoded is known.
             declared = response.headers.get("Content-Length", "")
             size = int(declared) if declared.isdigit() else received
         return Received(
@@ -488,6 +509,11 @@ def send(outbound):
             response.release_conn()
         if cert_file:
             os.unlink(cert_file)
+
+
+def _encoded(headers):
+    """Did the body come compressed (Content-Encoding), so that what is read is more than what was sent?"""
+    return headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
 
 
 def _request_target(url):

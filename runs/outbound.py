@@ -220,9 +220,10 @@ def _check_headers(headers):
     header and start another. The message never quotes the value (it may be a secret)."""
     for name, value in headers.items():
         if not HEADER_NAME.fullmatch(name):
-            shown = CONTROL.sub("?", name)[:60]
-            raise BuildError(f"The header name {shown!r} is not a valid HTTP header name once its placeholders "
-                             "are filled (letters, digits and !#$%&'*+.^_`|~- only); the request is not sent.")
+            # Not cut short: the redactor masks a secret only whole.
+            shown = CONTROL.sub("?", name)
+            raise BuildError(f"The header name {shown!r} is not a valid HTTP header name (letters, digits and "
+                             "!#$%&'*+.^_`|~- only); the request is not sent.")
         if CONTROL.search(value):
             raise BuildError(f"The header {name!r} would hold a line break or another control character once its "
                              "placeholders are filled; the request is not sent.")
@@ -248,6 +249,13 @@ def _authenticate(integration, headers, params, context, access_token):
     elif kind == AuthType.BEARER:
         headers["Authorization"] = f"Bearer {secret}"
     elif kind == AuthType.API_KEY_HEADER:
+        # The name is filled from placeholders, often a secret: a fault names the field, never the name.
+        if not HEADER_NAME.fullmatch(values["api_key_name"]):
+            raise BuildError("The integration's API key name is not a valid HTTP header name once its placeholders "
+                             "are filled (letters, digits and !#$%&'*+.^_`|~- only); the request is not sent.")
+        if CONTROL.search(secret):
+            raise BuildError("The integration's API key would hold a line break or another control character once "
+                             "its placeholders are filled; the request is not sent.")
         headers[values["api_key_name"]] = secret
     elif kind == AuthType.API_KEY_QUERY:
         params[values["api_key_name"]] = secret

@@ -174,7 +174,7 @@ def test_copy_as_curl_sends_the_same_request(staff, db, server):
     run = drive(start_run(action))
     exchange = last_exchange(run)
     command = debug_page(staff, exchange).context["debug"]["curl"]
-    assert command.startswith("curl -X POST ")
+    assert command.startswith("curl --globoff -X POST ")
 
     subprocess.run(["bash", "-c", command + " --silent --output /dev/null"], check=True, timeout=30)
 

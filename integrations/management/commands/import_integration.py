@@ -1,7 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from integrations.transfer import ImportRefused, import_integration
-from integrations.validators import read_json_file
+from integrations.transfer import ImportRefused, import_integration, read_import_file
 
 
 class Command(BaseCommand):
@@ -20,7 +19,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, file, replace, **options):
         try:
-            document = read_json_file(file)
+            document = read_import_file(file)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         try:

@@ -3,8 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from integrations.manifests import ManifestRefused, import_manifest
-from integrations.transfer import ImportRefused
-from integrations.validators import read_json_file
+from integrations.transfer import ImportRefused, read_import_file
 
 
 class Command(BaseCommand):
@@ -32,7 +31,7 @@ class Command(BaseCommand):
                 raise CommandError(f"--secret {item!r}: write ID=value.")
             secrets[key] = value
         try:
-            manifest = read_json_file(file)
+            manifest = read_import_file(file)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         name = name or Path(file).stem.replace("_", " ").replace("-", " ").strip().capitalize() or "Manifest"
