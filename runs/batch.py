@@ -422,10 +422,21 @@ def _write_failure(item, exc):
     decision, redactor = item.decision, item.redactor
     message = redactor.text(f"{exc.__class__.__name__}: {exc}")
     log.error("Run %s: its decision could not be saved: %s", decision.run_id, message)
-    Run.objects.filter(pk=decision.run_id, lease_token=item.token, status__in=WORKING).update(
-        status=Status.FAILED, reason=f"The result could not be saved: {message}"[:2000], finished_at=clock.now(),
-        next_poll_at=None, lease_token="", lease_holder="", lease_until=None, in_flight=False,
-    )
+    with transaction.atomic():
+        failed = Run.objects.filter(pk=decision.run_id, lease_token=item.token, status__in=WORKING).update(
+            status=Status.FAILED, reason=f"The result could not be saved: {message}"[:2000], finished_at=clock.now(),
+            next_poll_at=None, lease_token="", lease_holder="", lease_until=None, in_flight=False,
+        )
+        if failed and decision.exchanges:
+            # The log keeps the exchange, without what the database refused (its headers and bodies).
+            last = decision.exchanges[-1]
+            Exchange.objects.create(
+                run_id=decision.run_id, kind=last.kind, attempt=last.attempt, sent=last.sent, method=last.method,
+                url=last.url, status_code=last.status_code, created_at=last.created_at, last_at=last.last_at,
+                duration_ms=last.duration_ms, failed_part=FailedPart.RESPONSE,
+                error=f"The answer could not be saved: {message}"[:2000],
+                decision="Not saved: the database refused it; the run fails.",
+            )
 
 
 _PLAIN = {"CharField", "TextField", "IntegerField", "PositiveIntegerField", "BooleanField"}

@@ -10,9 +10,9 @@ from django.utils import timezone
 from django_q.models import Failure
 
 from integrations.models import Action, Integration
-from runs import batch, due_work
+from runs import batch, due_work, exchange_log
 from runs.dispatch import dispatch_once
-from runs.models import ACTIVE, Run, Status
+from runs.models import ACTIVE, ExchangeKind, Run, Status
 from runs.services import start_run
 from tests.engine_helpers import drive, make_action
 from tests.servers import reply
@@ -148,6 +148,8 @@ def test_a_decision_the_database_refuses_fails_that_run_and_the_rest_are_saved(d
     for run in (refused, saved):
         decision = due_work.unchanged(run)
         decision.fields = {"ratio": float("nan")} if run is refused else {"ratio": 0.5}
+        decision.exchanges.append(exchange_log.exchange(run, ExchangeKind.POLL, at=run.created_at,
+                                                        redactor=_redactor(action), decision="Keep polling."))
         decisions.append(batch.Done(decision, run.lease_token, _redactor(action)))
 
     batch.write_back(decisions)
@@ -156,7 +158,11 @@ def test_a_decision_the_database_refuses_fails_that_run_and_the_rest_are_saved(d
     saved.refresh_from_db()
     assert refused.status == Status.FAILED
     assert refused.reason.startswith("The result could not be saved")
+    # Its log says so too, in the exchange whose decision was refused.
+    logged = refused.exchanges.get()
+    assert logged.error.startswith("The answer could not be saved") and logged.failed_part == "response"
     assert saved.fields == {"ratio": 0.5}
+    assert saved.exchanges.get().decision == "Keep polling."
     assert saved.status in ACTIVE
 
 
