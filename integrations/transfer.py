@@ -15,6 +15,7 @@ from django.db.models.deletion import Collector
 from django.utils.text import slugify
 from rest_framework.settings import api_settings
 
+from . import safejson
 from .models import Integration
 from .serializers import ActionDocumentSerializer, IntegrationDocumentSerializer
 
@@ -46,7 +47,9 @@ def import_integration(document, *, replace=False):
     slug = document.get("slug") or slugify(str(document.get("name") or ""))
     # Checked against the integration it would replace even without replace: the
     # faults answered are then those that an import with replace would meet.
-    target = Integration.objects.filter(slug=slug).first() if isinstance(slug, str) else None
+    # A slug holding NUL names nothing stored (PostgreSQL would refuse even the question); the serializer says why.
+    findable = isinstance(slug, str) and not safejson.unstorable(slug)
+    target = Integration.objects.filter(slug=slug).first() if findable else None
 
     errors = {}
     integration_serializer = IntegrationDocumentSerializer(

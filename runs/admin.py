@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
+from integrations import safejson
 from integrations.models import Action
 
 from . import chains, debug_view, services
@@ -269,6 +270,8 @@ class RunAdmin(admin.ModelAdmin):
     def file_view(self, request, object_id, name):
         """Download a file the run kept: whoever may view the run may download its files."""
         run = self.get_run(request, object_id)
+        if safejson.unstorable(name):  # no file's name; PostgreSQL would refuse even the question
+            raise Http404(f"Run {run.pk} has no such file.")
         return file_response(get_object_or_404(RunFile, run=run, name=name))
 
     def refire_view(self, request, object_id):

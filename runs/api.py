@@ -571,7 +571,8 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
             content_negotiation_class=AnyAccept)
     def file(self, request, pk=None, name=None):
         run = self.get_object()
-        run_file = run.files.filter(name=name).first()
+        # A name holding NUL is no file's name (PostgreSQL would refuse even the question).
+        run_file = None if safejson.unstorable(name) else run.files.filter(name=name).first()
         if run_file is None:
             raise NotFound(f"Run {run.pk} has no file {name!r}.")
         return file_response(run_file)
