@@ -59,7 +59,7 @@ def clean_text(text):
 
 def may_hold_unstorable(text):
     """Whether JSON (or plain) ``text`` may hold NUL or a lone surrogate, once parsed: a cheap test before a walk."""
-    return "\x00" in text or _SUSPECT_ESCAPE.search(text) is not None or _UNSTORABLE.search(text) is not None
+    return _UNSTORABLE.search(text) is not None or _SUSPECT_ESCAPE.search(text) is not None
 
 
 def describe_path(path):
