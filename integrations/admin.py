@@ -4,6 +4,7 @@ from urllib.parse import urlsplit
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
@@ -429,6 +430,27 @@ after an error.</p>
 """
 
 
+class IdsOnlyAutocompleteSelect(AutocompleteSelect):
+    """Django's autocomplete widget, which shows a posted value again without looking up text that is no id.
+
+    Django's looks the posted values up to show them: text that is no id
+    (1e999, a NUL, JSON) made the page a ValueError or a PostgreSQL error, a
+    500, where the field's own "Select a valid choice" belongs.
+    """
+
+    def optgroups(self, name, value, attr=None):
+        target = self.field.target_field
+        ids = []
+        for item in value:
+            try:
+                found = target.to_python(item)
+            except ValidationError:
+                continue
+            if not isinstance(found, int) or -(2**63) <= found < 2**63:  # what a database column can hold
+                ids.append(item)
+        return super().optgroups(name, ids, attr)
+
+
 @admin.register(Action)
 class ActionAdmin(KeptByRunsMixin, WriteOnlyAdminMixin, admin.ModelAdmin):
     form = ActionPageForm
@@ -520,6 +542,11 @@ class ActionAdmin(KeptByRunsMixin, WriteOnlyAdminMixin, admin.ModelAdmin):
     @method_decorator(sensitive_post_parameters("client_certificate"))
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = IdsOnlyAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_urls(self):
         from runs.admin import run_now_view

@@ -12,7 +12,7 @@ from .manifests import ManifestRefused, import_manifest
 from .models import Action, Integration, Secret
 from .openapi import AutoSchema, detail_response
 from .permissions import CanImportIntegrations, ChangePermissions, IntegrationPermissions
-from .serializers import ActionSerializer, IntegrationDocumentSerializer, IntegrationSerializer
+from .serializers import ActionSerializer, IntegrationDocumentSerializer, IntegrationSerializer, JSONValueField
 from .transfer import ImportRefused, export_integration, import_integration, too_large
 
 
@@ -49,7 +49,7 @@ class ManifestImportSerializer(serializers.Serializer):
         child=serializers.CharField(allow_blank=True, trim_whitespace=False), required=False, default=dict,
         help_text="The values of the manifest's initial_data_form entries, by id (write-only).",
     )
-    manifest = serializers.JSONField(help_text="The manifest: {\"execute\": [...], \"headers\": {...}, ...}.")
+    manifest = JSONValueField(help_text="The manifest: {\"execute\": [...], \"headers\": {...}, ...}.")
 
 
 class ImportOptions(serializers.Serializer):

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.forms.boundfield import BoundField
 from django.utils.html import format_html
 
+from . import safejson
 from .crypto import seal, unseal
 from .models import AUTH_FIELDS, CANCEL_WEBHOOK_FIELDS, POLLING_FIELDS, Action, Integration, Secret
 from .transfer import too_large
@@ -22,10 +23,12 @@ class MonospaceTextarea(forms.Textarea):
         super().__init__({**defaults, **(attrs or {})})
 
 
-class JSONTextField(forms.JSONField):
-    """A JSON object typed as text: shown indented, blank means {}, faults named by line and column.
+class SafeJSONField(forms.JSONField):
+    """JSON typed as text, parsed with safejson's limits (faults named by line and column, or by place).
 
-    The model field's validators (e.g. validate_string_map) run afterwards, in the model's full_clean.
+    Django's JSONField reads 1e999, lone surrogates and any depth, and its
+    bound_data re-reads what was typed when the form is shown again: both
+    parse here, so that a refused value is shown back as typed, never a 500.
     """
 
     def __init__(self, **kwargs):
@@ -36,15 +39,35 @@ class JSONTextField(forms.JSONField):
         if self.disabled:
             return value
         if value in self.empty_values:
-            return {}
+            return None
         if isinstance(value, (dict, list, int, float)):
-            return json_map(value)
-        return json_map(parse_json_text(value))
+            return value
+        return parse_json_text(value)
+
+    def bound_data(self, data, initial):
+        if self.disabled or data is None:
+            return super().bound_data(data, initial)
+        try:
+            return safejson.loads(data)
+        except safejson.Fault:
+            return forms.fields.InvalidJSONInput(data)
 
     def prepare_value(self, value):
         if isinstance(value, forms.fields.InvalidJSONInput):
             return value  # what the person typed, so that they can fix it
         return json.dumps(value, ensure_ascii=False, indent=2, cls=self.encoder)
+
+
+class JSONTextField(SafeJSONField):
+    """A JSON object typed as text: shown indented, blank means {}.
+
+    The model field's validators (e.g. validate_string_map) run afterwards, in the model's full_clean.
+    """
+
+    def to_python(self, value):
+        if self.disabled:
+            return value
+        return json_map(super().to_python(value))
 
 
 class DurationSecondsField(forms.Field):

@@ -1,28 +1,40 @@
-"""The API's JSON parser: DRF's, refusing text that Python reads but nothing can store or send back."""
+"""The API's JSON parser: DRF's, refusing what Python reads but nothing can store, send back or walk."""
 
 from rest_framework import parsers
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, ValidationError
+
+from . import safejson
 
 
 class JSONParser(parsers.JSONParser):
-    """DRF's JSONParser (which already refuses NaN and Infinity), refusing lone surrogates too.
+    """Parse with safejson's limits: NaN, 1e999, NUL, lone surrogates and nesting past MAX_DEPTH are refused.
 
-    json reads "\\ud800" as a string no UTF-8 encoder can write: PostgreSQL
-    refuses it, and an error message quoting it could not even be answered.
+    Each is a 400 naming its place as DRF names a field's faults
+    (``{"variables": {"note": ["..."]}}``, rows by their index), since the
+    parser knows where it found the fault and the serializer never sees it;
+    text that is not JSON at all is DRF's usual ``{"detail": "JSON parse error - ..."}``.
     """
 
     def parse(self, stream, media_type=None, parser_context=None):
-        data = super().parse(stream, media_type, parser_context)
-        if _has_lone_surrogate(data):
-            raise ParseError("JSON parse error - a \\uD800-\\uDFFF escape that is not half of a pair is not text.")
-        return data
+        encoding = parsers.get_encoding(parser_context or {})
+        try:
+            text = stream.read().decode(encoding)
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise ParseError(f"JSON parse error - {exc}") from None
+        try:
+            return safejson.loads(text)
+        except safejson.Fault as fault:
+            if not fault.path:
+                raise ParseError(f"JSON parse error - {fault}") from None
+            raise ValidationError(field_errors(fault.path, fault.message)) from None
 
 
-def _has_lone_surrogate(value):
-    if isinstance(value, str):
-        return any("\ud800" <= char <= "\udfff" for char in value)
-    if isinstance(value, dict):
-        return any(_has_lone_surrogate(key) or _has_lone_surrogate(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_has_lone_surrogate(item) for item in value)
-    return False
+def field_errors(path, message):
+    """``message`` at ``path`` in the shape of DRF's errors: objects' keys as keys, lists' indices as places."""
+    errors = [message]
+    for part in reversed(path):
+        if isinstance(part, int):
+            errors = [{}] * part + [errors]
+        else:
+            errors = {part: errors}
+    return errors

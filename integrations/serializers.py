@@ -73,6 +73,18 @@ class JSONObjectField(serializers.JSONField):
             raise serializers.ValidationError(exc.messages) from None
 
 
+class JSONValueField(serializers.JSONField):
+    """Any JSON value; typed into a form (the browsable API, form data) it is parsed as the admin parses it."""
+
+    def to_internal_value(self, data):
+        if getattr(data, "is_json_string", False):
+            try:
+                data = parse_json_text(data)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError(exc.messages) from None
+        return super().to_internal_value(data)
+
+
 class WriteOnlyTextField(serializers.CharField):
     """A value that is written, never read back: absent keeps the stored one, null or "" clears it."""
 

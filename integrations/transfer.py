@@ -21,6 +21,7 @@ from django.utils.text import slugify
 from rest_framework.exceptions import ValidationError
 from rest_framework.settings import api_settings
 
+from . import safejson
 from .models import Action, Integration
 from .serializers import (
     ACTION_ROWS,
@@ -132,7 +133,9 @@ def _check(document, replace):
     slug = document.get("slug") or slugify(str(document.get("name") or ""))
     # Checked against the integration it would replace even without replace: the
     # faults answered are then those that an import with replace would meet.
-    target = Integration.objects.filter(slug=slug).first() if isinstance(slug, str) else None
+    # A slug holding NUL names nothing stored (PostgreSQL would refuse even the question); the serializer says why.
+    findable = isinstance(slug, str) and not safejson.unstorable(slug)
+    target = Integration.objects.filter(slug=slug).first() if findable else None
 
     errors = {}
     integration_serializer = IntegrationDocumentSerializer(

@@ -1,6 +1,5 @@
 """Validation shared by the models, the admin forms and the API serializers."""
 
-import json
 import math
 import re
 from datetime import timedelta
@@ -11,6 +10,7 @@ from django.core.validators import RegexValidator
 from django.utils.dateparse import parse_duration
 from django.utils.deconstruct import deconstructible
 
+from . import safejson
 from .placeholders import RESERVED
 from .templating import PLACEHOLDER, check_placeholders, check_placeholders_in
 
@@ -41,30 +41,15 @@ def validate_variable_name(name):
 
 
 def parse_json_text(text):
-    """Parse JSON typed by a person; the error names the line and column of the fault.
+    """Parse JSON typed by a person; the error names the line and column, or the place, of the fault.
 
-    NaN and Infinity, which Python reads but JSON does not have (and the
-    database refuses), are refused as well.
+    What Python reads but nothing can store or show is refused as well (see
+    safejson): NaN and Infinity, 1e999, NUL, lone surrogates, deep nesting.
     """
     try:
-        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
-    except json.JSONDecodeError as exc:
-        raise ValidationError(
-            f"Invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.", code="invalid_json"
-        ) from None
-
-
-def _refuse_constant(name):
-    raise ValidationError(
-        f"{name} is not JSON: write a number, or \"{name}\" as text.", code="invalid_json"
-    )
-
-
-def _finite_float(text):
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValidationError(f"The number {text} is too large for JSON.", code="invalid_json")
-    return value
+        return safejson.loads(text)
+    except safejson.Fault as fault:
+        raise ValidationError(str(fault), code="invalid_json") from None
 
 
 NOT_A_MAP = "Expected a JSON object of names to values, e.g. {\"Accept\": \"application/json\"}."
@@ -106,11 +91,7 @@ def validate_string_map(value):
 
 def _unstorable(text):
     """How a NUL character or a lone surrogate in ``text`` reads in a message, or ""."""
-    if "\x00" in text:
-        return "a NUL character (U+0000)"
-    if any("\ud800" <= char <= "\udfff" for char in text):
-        return "a lone surrogate (an invalid \\uD800-\\uDFFF escape)"
-    return ""
+    return safejson.unstorable(text)
 
 
 TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")

@@ -140,7 +140,8 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
-# Secret fields of the admin are marked sensitive; they stay hidden on the DEBUG error page too.
+# No error page or report shows a secret, with DEBUG on too (integrations_site/error_reports.py).
+DEFAULT_EXCEPTION_REPORTER = "integrations_site.error_reports.SecretsHiddenReporter"
 DEFAULT_EXCEPTION_REPORTER_FILTER = "integrations_site.error_reports.SecretsHiddenFilter"
 
 # --- REST API -----------------------------------------------------------------

@@ -12,6 +12,7 @@ import json
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q
@@ -23,6 +24,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
+from integrations import safejson
 from integrations.models import Action
 
 from . import callback_urls, chains, clock, debug_view, services
@@ -125,6 +127,8 @@ class RunAdmin(admin.ModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
+        if safejson.unstorable(term):  # no stored text holds it, and PostgreSQL refuses even the question
+            return queryset.none(), False
         query = Q(variables__icontains=term)
         number = term.removeprefix("#")
         if number.isdigit() and len(number) < 19:
@@ -160,6 +164,13 @@ class RunAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         return super().changelist_view(request, {"title": "Runs", **(extra_context or {})})
+
+    def get_changelist_instance(self, request):
+        # A filter's value holding NUL matches nothing stored, and PostgreSQL refuses even the question: the
+        # admin's answer to a bad filter (back to the list with ?e=1), not a server error.
+        if any(safejson.unstorable(value) for values in request.GET.lists() for value in values[1]):
+            raise IncorrectLookupParameters("A filter holds a NUL character.")
+        return super().get_changelist_instance(request)
 
     @admin.display(description="duration")
     def duration(self, run):
@@ -277,6 +288,8 @@ class RunAdmin(admin.ModelAdmin):
     def file_view(self, request, object_id, name):
         """Download a file the run kept: whoever may view the run may download its files."""
         run = self.get_run(request, object_id)
+        if safejson.unstorable(name):  # no file's name; PostgreSQL would refuse even the question
+            raise Http404(f"Run {run.pk} has no such file.")
         return file_response(get_object_or_404(RunFile, run=run, name=name))
 
     def refire_view(self, request, object_id):
@@ -310,7 +323,9 @@ class RunAdmin(admin.ModelAdmin):
         return self.operate(request, object_id, services.confirm, "confirmed as succeeded")
 
     def reject_view(self, request, object_id):
-        reason = request.POST.get("reason", "")[:1000]
+        # A reason is typed in one line of the run's page, with no form to show a fault on: what cannot be
+        # stored (NUL) is replaced, as in an answer.
+        reason = safejson.clean_text(request.POST.get("reason", ""))[:1000]
         return self.operate(request, object_id, lambda run, user: services.reject(run, user=user, reason=reason),
                             "rejected: it failed")
 

@@ -33,11 +33,12 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from integrations import safejson
 from integrations.models import Action, Integration
+from integrations.parsers import JSONParser, field_errors
 from integrations.permissions import CanOperateRuns
 
 from . import callback_urls, chains, clock, services
@@ -297,24 +298,18 @@ class ExchangeSerializer(serializers.ModelSerializer):
 
 
 class VariablesField(serializers.DictField):
-    """A run's variables: any JSON object; its strings may not hold NUL characters (as DRF's CharField)."""
+    """A run's variables: any JSON object that can be stored (no NUL, no lone surrogate, not too deep).
+
+    JSON bodies are checked by the parser already; a form's values are checked here.
+    """
 
     def to_internal_value(self, data):
         variables = super().to_internal_value(data)
-        if _holds_nul(variables):
-            raise serializers.ValidationError("Variables may not contain NUL characters.")
+        try:
+            safejson.check(variables)
+        except safejson.Fault as fault:
+            raise serializers.ValidationError(field_errors(fault.path, fault.message)) from None
         return variables
-
-
-def _holds_nul(value):
-    # PostgreSQL's jsonb cannot store U+0000 at all.
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_holds_nul(item) for item in value)
-    return False
 
 
 class StartRunSerializer(serializers.Serializer):
@@ -604,7 +599,8 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
             content_negotiation_class=AnyAccept)
     def file(self, request, pk=None, name=None):
         run = self.get_object()
-        run_file = run.files.filter(name=name).first()
+        # A name holding NUL is no file's name (PostgreSQL would refuse even the question).
+        run_file = None if safejson.unstorable(name) else run.files.filter(name=name).first()
         if run_file is None:
             raise NotFound(f"Run {run.pk} has no file {name!r}.")
         return file_response(run_file)

@@ -6,6 +6,7 @@ show a secret; the cURL command keeps the ``***`` for the person to fill in.
 """
 
 import json
+import re
 import shlex
 from dataclasses import dataclass, field
 from xml.dom import minidom
@@ -14,7 +15,11 @@ from xml.parsers.expat import ExpatError
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
+from integrations import safejson
+
 from .models import ExchangeKind, FailedPart
+
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -50,9 +55,14 @@ def pretty_body(text, content_type=""):
     start = text.lstrip()[:1]
     if start in ("{", "[") or "json" in content_type:
         try:
-            return Body(json.dumps(json.loads(text), indent=2, ensure_ascii=False), "json")
-        except ValueError:
-            pass
+            value = safejson.loads(text, text_faults=False)
+        except safejson.Fault:
+            pass  # shown as it came, not indented: too deep, 1e999, or not JSON
+        else:
+            # A lone surrogate cannot be written into the page: it is shown as the escape the service sent.
+            pretty = LONE_SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}",
+                                        json.dumps(value, indent=2, ensure_ascii=False))
+            return Body(pretty, "json")
     if start == "<" and "html" not in content_type:
         pretty = pretty_xml(text)
         if pretty is not None:
@@ -66,10 +76,10 @@ def pretty_xml(text):
         return None
     try:
         document = minidom.parseString(text.encode("utf-8"))
-    except (ExpatError, ValueError):
+        _drop_blank_text(document)
+        pretty = document.toprettyxml(indent="  ")
+    except (ExpatError, ValueError, RecursionError):  # minidom walks the tree recursively: deep XML stays text
         return None
-    _drop_blank_text(document)
-    pretty = document.toprettyxml(indent="  ")
     if not text.lstrip().startswith("<?xml"):
         pretty = pretty.split("\n", 1)[1] if pretty.startswith("<?xml") else pretty
     return pretty.strip()

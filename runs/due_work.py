@@ -361,6 +361,7 @@ def _judge(step, decision):
         ))
     answer = read_answer(received.status, received.headers, received.body,
                          convert_xml=action.convert_xml, truncated=received.truncated)
+    _note(decision, [answer.cleaned])
     accepted = definition.accepts(received.status)
     context = context_for(definition, run)
     notes = []
@@ -547,25 +548,28 @@ def judge_callback(run, definition, row, now):
                          convert_xml=definition.action.convert_xml or "xml" in content_type)
     decision = unchanged(run)
     redactor = definition.redactor
+
+    def decided(words):
+        exchange_log.finish_decision(row, redactor, " ".join(filter(None, [answer.cleaned, words])))
+
     if answer.parse_error and definition.needs_body:
         row.failed_part = FailedPart.REQUEST
-        exchange_log.finish_decision(row, redactor, answer.parse_error + " Still waiting.")
+        decided(answer.parse_error + " Still waiting.")
         return decision
     if not definition.stop_conditions:
         stored = _store(decision, definition, definition.result_mappings, answer)
-        exchange_log.finish_decision(row, redactor, " ".join(filter(None, [
-            stored, "Callback received: the run succeeded (no stop conditions)."])))
+        decided(" ".join(filter(None, [stored, "Callback received: the run succeeded (no stop conditions)."])))
         return succeed(decision, definition, "Callback received.", now)
     matched, stored, said = stop_decision(definition.stop_conditions, answer, context_for(definition, run),
                                         definition.redactor)
     decision.fields.update(_redacted(definition, stored))
     if matched is None:
-        exchange_log.finish_decision(row, redactor, f"{said} Still waiting.")
+        decided(f"{said} Still waiting.")
         return decision
     notes = [said, _store(decision, definition, definition.result_mappings, answer)]
     if matched.outcome == Outcome.FAILURE:
         row.failed_part = FailedPart.REQUEST
-    exchange_log.finish_decision(row, redactor, " ".join(filter(None, notes)))
+    decided(" ".join(filter(None, notes)))
     reason = redactor.text(f"Stop condition matched: {said}")
     if matched.outcome == Outcome.FAILURE:
         return move(decision, Status.FAILED, reason, now)

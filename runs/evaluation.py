@@ -3,6 +3,9 @@
 import json
 from dataclasses import dataclass
 
+from urllib3 import HTTPHeaderDict
+
+from integrations import safejson
 from integrations.conditions import Operator, test
 from integrations.models import stop_groups
 from integrations.paths import MISSING, Response, resolve
@@ -13,17 +16,25 @@ from .xmljson import NotXML, xml_to_json
 
 @dataclass
 class Answer:
-    """A response ready for paths: status, headers, body parsed (or why it could not be)."""
+    """A response ready for paths: status, headers, body parsed (or why it could not be), what was cleaned."""
 
     response: Response
     text: str
     parse_error: str = ""
+    cleaned: str = ""  # text no database can hold, replaced by U+FFFD: where, in words
 
 
 def read_answer(status, headers, raw, *, convert_xml, truncated=False):
-    """``headers``: a mapping whose names ignore case (urllib3's HTTPHeaderDict)."""
+    """``headers``: a mapping whose names ignore case (urllib3's HTTPHeaderDict).
+
+    A third party may answer what nothing here can store or show: NaN,
+    1e999 and JSON nested deeper than safejson.MAX_DEPTH make the body "not
+    valid JSON" (text for paths, the reason in words); NUL characters and lone
+    surrogates (``"\\ud800"``) in the body and headers are replaced by U+FFFD
+    so that the run goes on, and ``cleaned`` says where.
+    """
     text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else (raw or "")
-    body, error = None, ""
+    body, error, places = None, "", []
     content_type = (headers.get("Content-Type") or "").lower()
     stripped = text.strip()
     if stripped:
@@ -34,21 +45,36 @@ def read_answer(status, headers, raw, *, convert_xml, truncated=False):
                 body, error = text, str(exc)
         elif "json" in content_type or stripped[:1] in ("{", "["):
             try:
-                body = json.loads(text, parse_constant=_refuse_constant)
-            except json.JSONDecodeError as exc:
-                body, error = text, f"The response is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
-            except ValueError as exc:
-                body, error = text, f"The response is not valid JSON: {exc}"
+                body = safejson.loads(text, text_faults=False)
+            except safejson.Fault as fault:
+                body, error = text, f"The response is not valid JSON: {fault}"
         else:
             body, error = text, f"The response is not JSON (Content-Type {content_type or 'not given'})."
         if error and truncated:
             error += " It was cut at the size limit."
-    return Answer(Response(status=status, headers=headers, body=body), text, error)
+        if safejson.may_hold_unstorable(text):
+            body, places = safejson.cleaned(body)
+    headers, header_places = _cleaned_headers(headers)
+    places = [safejson.describe_path(place) or "the body" for place in places] + header_places
+    cleaned = ""
+    if places:
+        listed = ", ".join(places[:5]) + (f" and {len(places) - 5} more" if len(places) > 5 else "")
+        cleaned = (f"The answer held NUL characters or lone surrogates, which cannot be stored: replaced by "
+                   f"U+FFFD in {listed}.")
+    return Answer(Response(status=status, headers=headers, body=body), text, error, cleaned)
 
 
-def _refuse_constant(name):
-    # Python reads NaN and Infinity; JSON has neither, and no database column stores them.
-    raise ValueError(f"{name} is not a JSON value.")
+def _cleaned_headers(headers):
+    """(``headers``, or a copy with their unstorable text replaced; the names of the headers replaced)."""
+    if not any(safejson.unstorable(f"{name}{value}") for name, value in headers.items()):
+        return headers, []
+    copy, places = HTTPHeaderDict(), []
+    for name, value in headers.items():
+        if safejson.unstorable(f"{name}{value}"):
+            name, value = safejson.clean_text(name), safejson.clean_text(value)
+            places.append(f"the header {name}")
+        copy.add(name, value)
+    return copy, places
 
 
 def describe(found, redactor=None):

@@ -4,6 +4,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
+from integrations.forms import SafeJSONField
+
 from . import services
 
 
@@ -42,10 +44,9 @@ class VariablesForm(forms.Form):
             field.initial = "" if initial is None else str(initial)
             self.fields[spec.name] = field
         if not self.inputs:
-            self.fields["variables"] = forms.JSONField(
+            self.fields["variables"] = SafeJSONField(
                 label="Variables", required=False, initial=initial_variables,
                 help_text='The action declares no inputs: any variables, as a JSON object, e.g. {"name": "value"}.',
-                widget=forms.Textarea(attrs={"rows": 4, "class": "vLargeTextField monospace"}),
             )
         if rehearsal is not None:
             self.fields["rehearsal"] = forms.BooleanField(

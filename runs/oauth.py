@@ -6,12 +6,12 @@ send pool, once per integration at a time: the runs of a batch that need a
 token wait for the one request that fetches it.
 """
 
-import json
 import threading
 from datetime import timedelta
 from urllib.parse import urlencode
 
 
+from integrations import safejson
 from integrations.validators import MAX_CONNECT_TIMEOUT, MAX_READ_TIMEOUT
 
 from . import clock
@@ -108,7 +108,8 @@ def token_request(definition, values):
 def _fetch(definition, values, fetch):
     received = fetch(token_request(definition, values))
     try:
-        payload = json.loads(received.body)
+        # A token holding NUL or a lone surrogate could be neither stored nor sent: as good as none.
+        payload = safejson.loads(received.body.decode("utf-8", errors="replace"))
         token = payload["access_token"]
     except (ValueError, KeyError, TypeError):
         token, payload = None, {}

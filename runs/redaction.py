@@ -153,6 +153,11 @@ class Redactor:
         token = base64.b64encode(f"{username}:{password}".encode()).decode()
         self.add(token)
 
+    @property
+    def secrets(self):
+        """The values added, each masked in every spelling (the DEBUG error page masks them too)."""
+        return self._seen
+
     def text(self, value, limit=None):
         """``value`` with every secret masked; cut to ``limit`` characters after masking, when given."""
         if not value:

@@ -94,7 +94,9 @@ def test_a_nul_character_in_a_variable_is_400(api, action):
     response = start(api, action, {"variables": {"note": "a\u0000b"}})
 
     assert response.status_code == 400
-    assert response.json() == {"variables": ["Variables may not contain NUL characters."]}
+    assert response.json() == {
+        "variables": {"note": ["This contains a NUL character (U+0000), which cannot be stored."]}
+    }
     assert not Run.objects.exists()
 
 

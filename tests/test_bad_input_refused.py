@@ -104,10 +104,10 @@ def test_the_backoff_cap_is_typed_as_a_duration_too(post_action, action):
 
 
 @pytest.mark.parametrize("text, message", [
-    ('{"limit": NaN}', "NaN is not JSON: write a number, or \"NaN\" as text."),
-    ('{"limit": Infinity}', "Infinity is not JSON: write a number, or \"Infinity\" as text."),
-    ('{"limit": -Infinity}', "-Infinity is not JSON: write a number, or \"-Infinity\" as text."),
-    ('{"limit": 1e999}', "The number 1e999 is too large for JSON."),
+    ('{"limit": NaN}', "NaN is not JSON: write a number, or \"NaN\" as text (at limit)."),
+    ('{"limit": Infinity}', "Infinity is not JSON: write a number, or \"Infinity\" as text (at limit)."),
+    ('{"limit": -Infinity}', "-Infinity is not JSON: write a number, or \"-Infinity\" as text (at limit)."),
+    ('{"limit": 1e999}', "The number 1e999 is too large for JSON (at limit)."),
 ])
 def test_json_text_with_nan_or_infinity_is_refused(text, message):
     with pytest.raises(ValidationError) as caught:
