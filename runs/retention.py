@@ -136,11 +136,13 @@ class Retention:
     unfinished_after: int = 0  # rule 2: the last run not finished whose log is short enough; None when past them
     finished_after: tuple = None  # rule 2: (finished_at, id) of the last finished run whose log is short enough
     finished_since: datetime = None  # rule 2: runs finished before this were shortened by an earlier pass
-    pass_began: datetime = field(default_factory=clock.now)
+    pass_began: datetime = None  # set by the first step: making a Retention must not need the database
 
     def step(self):
         """Remove at most BATCH exchanges for each rule; returns Done."""
         now = clock.now()
+        if self.pass_began is None:
+            self.pass_began = now
         cutoff = now - timedelta(days=self.days)
         done = Done()
         old_more = self._old_logs(cutoff, done)

@@ -119,3 +119,18 @@ def test_when_gunicorn_ends_the_cluster_is_stopped_and_the_script_fails(serve):
     assert group_is_gone(process.pid, timeout=10), "a process of serve.sh outlived it"
     assert not Heartbeat.objects.exists(), "runworkers did not stop cleanly"
     assert "serve.sh: gunicorn stopped (status 0); stopping the workers." in log_path.read_text()
+
+
+def test_sigterm_to_the_whole_group_stops_everything_within_the_grace(serve):
+    """As systemd's KillMode=control-group does: every process gets SIGTERM at once."""
+    process, _, log_path = serve
+    wait_for_heartbeat()
+    started = time.monotonic()
+
+    os.killpg(process.pid, signal.SIGTERM)
+
+    assert process.wait(timeout=60) == 143, log_path.read_text()
+    assert group_is_gone(process.pid, timeout=10), "a process of serve.sh outlived it"
+    assert time.monotonic() - started < 15  # the workers' 10 s grace, and gunicorn's idle stop
+    assert not Heartbeat.objects.exists(), "runworkers did not stop cleanly"
+    assert "Stopped." in log_path.read_text()

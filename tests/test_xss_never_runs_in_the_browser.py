@@ -120,7 +120,7 @@ def hostile_definitions():
     action, next_action = integration.actions.get(slug="hostile"), integration.actions.get(slug="next")
     for each in (action, next_action):
         Action.objects.filter(pk=each.pk).update(
-            slug=PAYLOAD + str(each.pk), url=JS_URL, headers={PAYLOAD: PAYLOAD}, params={PAYLOAD: PAYLOAD},
+            slug=PAYLOAD[:90] + str(each.pk), url=JS_URL, headers={PAYLOAD: PAYLOAD}, params={PAYLOAD: PAYLOAD},
             body=PAYLOAD, accepted_statuses=PAYLOAD, save_as_file=PAYLOAD, files={PAYLOAD: PAYLOAD},
             polling_mode="poll", poll_url=JS_URL, poll_headers={PAYLOAD: PAYLOAD}, poll_params={PAYLOAD: PAYLOAD},
             poll_body_type="raw", poll_body=PAYLOAD, cancel_webhook_url=JS_URL, cancel_webhook_body=PAYLOAD,
