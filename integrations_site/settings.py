@@ -203,6 +203,9 @@ Q_CLUSTER = {
     "catch_up": False,
     "ack_failures": True,
     "label": "Task queue",
+    # Due times live on the runs (runs/dispatch.py); django-q2's own scheduler has nothing to do, and would
+    # only query the database every 30 s (and log a traceback each time it is down).
+    "scheduler": False,
 }
 # The brokers are django-q2's, made to wait out an outage quietly (runs/brokers.py).
 if REDIS_URL:

@@ -45,6 +45,7 @@ def test_a_killed_runworkers_takes_its_children_with_it_and_the_other_cluster_ca
         doomed.process.wait(timeout=5)
         wait_until(lambda: not processes_in_group(group), 2,
                    f"children outlived their parent: {processes_in_group(group)}")
+        print(f"FIGURE kill -9 of runworkers: its children gone within {time.monotonic() - killed:.2f} s")
 
         # Runs the dead cluster held are taken over once its heartbeat is stale; after that, the survivor
         # polls every run at its interval, as two clusters did.
@@ -57,5 +58,6 @@ def test_a_killed_runworkers_takes_its_children_with_it_and_the_other_cluster_ca
     assert set(window) == ids, f"runs not polled after the take-over: {ids - set(window)}"
     # 40 runs polled every second (plus a 0.2 s answer) make ~33 polls a second.
     assert len(window) >= 0.75 * RUNS / 1.2 * 5, f"only {len(window)} polls in 5 s"
+    print(f"FIGURE the other cluster after the take-over: {len(window) / 5:.1f} polls/s for {RUNS} runs at 1 s")
     attempts = [(pk, attempt) for pk, attempt, _ in polls(server)]
     assert len(attempts) == len(set(attempts)), "an attempt was sent twice"
