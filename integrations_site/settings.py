@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django_q",
     "integrations",
     "runs",
+    "webhooks",
     "sandbox",
 ]
 
@@ -266,6 +267,12 @@ INTEGRATIONS_BATCH_SIZE = envint("INTEGRATIONS_BATCH_SIZE", 50)
 # or hanging service keeps its requests out for as long as its timeouts allow, so this is what lets
 # fast runs go on meanwhile; when it is full the worker takes no new batch until one comes back.
 INTEGRATIONS_SEND_THREADS = envint("INTEGRATIONS_SEND_THREADS", 200)
+
+# Webhooks (webhooks/delivery.py): the first retry after this many seconds, doubling up to 2 h; a delivery
+# is given up this many hours after its event; deliveries sent at once by a cluster.
+INTEGRATIONS_WEBHOOK_FIRST_RETRY = envfloat("INTEGRATIONS_WEBHOOK_FIRST_RETRY", 5)
+INTEGRATIONS_WEBHOOK_GIVE_UP_HOURS = envfloat("INTEGRATIONS_WEBHOOK_GIVE_UP_HOURS", 24)
+INTEGRATIONS_WEBHOOK_THREADS = envint("INTEGRATIONS_WEBHOOK_THREADS", 4)
 
 # /metrics (Prometheus) asks for `Authorization: Bearer <this>` when set; open when empty.
 INTEGRATIONS_METRICS_TOKEN = os.environ.get("INTEGRATIONS_METRICS_TOKEN", "")

@@ -37,7 +37,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections, connection, transaction
 from django.db.models import Exists, F
 
-from . import clock, due_work, files, heartbeats, lifecycle, metrics, oauth, scheduling
+from . import clock, due_work, events, files, heartbeats, lifecycle, metrics, oauth, scheduling
 from .definitions import definitions_for
 from .exchange_log import exchange
 from .http import SendError, send
@@ -353,6 +353,7 @@ def _write(done, stored):
     rows = [row for item in done for row in item.decision.exchanges]
     if rows:
         Exchange.objects.bulk_create(rows)
+    events.record_decisions(done)
     qn = connection.ops.quote_name
     repeats = [(item.decision.repeat[2], item.decision.repeat[1], item.decision.repeat[0])
                for item in done if item.decision.repeat]
@@ -427,6 +428,7 @@ def _write_failure(item, exc):
             status=Status.FAILED, reason=f"The result could not be saved: {message}"[:2000], finished_at=clock.now(),
             next_poll_at=None, lease_token="", lease_holder="", lease_until=None, in_flight=False,
         )
+        events.record([(decision.run_id, Status.FAILED)] if failed else [])
         if failed and decision.exchanges:
             # The log keeps the exchange, without what the database refused (its headers and bodies).
             last = decision.exchanges[-1]

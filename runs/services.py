@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from integrations.models import PollingMode
 from integrations.templating import UnknownPlaceholder
 
-from . import batch, clock, due_work, exchange_log
+from . import batch, clock, due_work, events, exchange_log
 from .definitions import definition_for
 from .models import ACTIVE, CHAIN_GOES_ON, REFIREABLE, WORKING, ExchangeKind, FailedPart, Run, Status
 from .outbound import BuildError, auth_values, build, cancel_part, context_for, request_part
@@ -148,17 +148,17 @@ def go_on(run_id):
     try:
         with transaction.atomic():  # a savepoint: a refusal or a duplicate leaves the caller's transaction usable
             try:
-                return start_run(follower, rehearsal=run.rehearsal, user=run.created_by, previous_run=run,
-                                 wait_for_start=not follower.auto_start)
+                return events.recorded(start_run(follower, rehearsal=run.rehearsal, user=run.created_by,
+                                                  previous_run=run, wait_for_start=not follower.auto_start))
             except (ValidationError, RunRefused) as exc:
                 messages = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
                 now = clock.now()
-                return Run.objects.create(
+                return events.recorded(Run.objects.create(
                     action=follower, integration=follower.integration, variables=run.variables,
                     fields=dict(run.fields), rehearsal=run.rehearsal, created_by=run.created_by, previous_run=run,
                     status=Status.FAILED, finished_at=now,
                     reason=f"The chain could not go on into {follower.name}: {' '.join(messages)}"[:2000],
-                )
+                ))
     except IntegrityError:
         return None  # its next run exists already
 
@@ -200,6 +200,7 @@ def _decide_waiting(run, status, reason):
         said = run.reason.replace(WAITING_SUFFIX, "").strip()
         updated = Run.objects.filter(pk=run.pk, status=Status.WAITING_CONFIRMATION).update(
             status=status, reason=reason(said)[:2000], finished_at=clock.now(), next_poll_at=None)
+        events.record([(run.pk, status)] if updated else [])
         if updated and status in CHAIN_GOES_ON:
             go_on(run.pk)
     run.refresh_from_db()
@@ -236,6 +237,7 @@ def cancel(run, *, user=None):
         run.lease_token, run.lease_holder, run.lease_until, run.in_flight = "", "", None, False
         run.save(update_fields=["status", "reason", "finished_at", "next_poll_at", "lease_token", "lease_holder",
                                 "lease_until", "in_flight"])
+        events.record([(run.pk, Status.CANCELLED)])
     if run.action.cancel_webhook_url and call_webhook:  # nothing was started that the service must stop
         _call_cancel_webhook(run)
     return run
@@ -333,5 +335,6 @@ def _save(run, decision):
     changes = {name: value for name, value in decision.changes().items() if name != "last_exchange"}
     updated = Run.objects.filter(pk=run.pk, status=run.status).update(
         **changes, lease_token="", lease_holder="", lease_until=None, in_flight=False)
+    events.record([(run.pk, decision.status)] if updated and decision.status != run.status else [])
     if updated and decision.status in CHAIN_GOES_ON and run.status not in CHAIN_GOES_ON:
         go_on(run.pk)

@@ -12,6 +12,7 @@ from runs import heartbeats, lifecycle, metrics
 from runs.dispatch import beat_forever, dispatch_forever
 from runs.outages import describe
 from runs.retention import retain_forever
+from webhooks.delivery import deliver_forever
 
 
 class Command(BaseCommand):
@@ -41,6 +42,7 @@ class Command(BaseCommand):
             # Threads that use the database start after the fork, so that no child inherits their connections.
             threading.Thread(target=beat_forever, args=(beating,), name="heartbeat", daemon=True).start()
             threading.Thread(target=retain_forever, args=(stop,), name="retention", daemon=True).start()
+            threading.Thread(target=deliver_forever, args=(stop,), name="webhooks", daemon=True).start()
             if not stop.is_set():
                 dispatcher.start()
                 self.stdout.write("Workers and dispatcher running.")
