@@ -8,10 +8,12 @@ from rest_framework.routers import DefaultRouter
 
 from integrations import api as integrations_api
 from runs import api as runs_api
+from webhooks import api as webhooks_api
 
 router = DefaultRouter()
 integrations_api.register(router)
 runs_api.register(router)
+webhooks_api.register(router)
 
 
 @csrf_exempt  # what is not there needs no CSRF check; it would answer 403 in HTML to a POST

@@ -182,6 +182,9 @@ SPECTACULAR_SETTINGS = {
         "MethodEnum": "integrations.models.Method",
         "BodyTypeEnum": "integrations.models.BodyType",
         "ErrorPolicyEnum": "integrations.models.ErrorPolicy",
+        "StatusEnum": "runs.models.Status",
+        "WebhookEventEnum": "runs.events.Event",
+        "DeliveryStatusEnum": "webhooks.models.DeliveryStatus",
     },
 }
 
