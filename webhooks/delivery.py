@@ -40,7 +40,7 @@ READ_TIMEOUT = 10.0
 # Claimed at once: memory stays bounded however many deliveries wait (a receiver down for a day).
 BATCH = 20
 # A claim outlives the attempt's timeouts: a cluster still sending keeps it, a dead one loses it.
-LEASE = timedelta(seconds=CONNECT_TIMEOUT + READ_TIMEOUT + 15)
+LEASE = timedelta(seconds=CONNECT_TIMEOUT + READ_TIMEOUT + 5)
 MAX_DELAY = timedelta(hours=2)
 # Seconds between looks for due deliveries when there were none, and after a fault.
 IDLE = 0.5
