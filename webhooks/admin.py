@@ -15,6 +15,7 @@ from .models import Delivery, Subscription, new_secret, validate_url
 
 class SubscriptionForm(forms.ModelForm):
     url = forms.URLField(max_length=2000, assume_scheme="https", label="URL", validators=[validate_url],
+                         widget=forms.URLInput(attrs={"class": "vTextField", "size": 80}),
                          help_text="Where the events are POSTed.")
     events = forms.MultipleChoiceField(choices=Event.choices, widget=forms.CheckboxSelectMultiple,
                                        help_text="The events sent to the URL.")
