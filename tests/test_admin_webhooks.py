@@ -6,10 +6,10 @@ import pytest
 from runs.services import cancel, start_run
 from tests.engine_helpers import make_action
 from tests.servers import reply
-from tests.webhook_helpers import subscribe
+from tests.webhook_helpers import subscribe, webhook_groups  # noqa: F401 (a fixture)
 from webhooks.models import Delivery, DeliveryStatus, Subscription
 
-pytestmark = pytest.mark.usefixtures("q_sync")
+pytestmark = pytest.mark.usefixtures("q_sync", "webhook_groups")
 
 
 def test_adding_a_subscription_shows_its_secret_once(db, client, admin_user):

@@ -1,17 +1,14 @@
 """In a real browser: an Integrations Admin adds a webhook subscription and sees its secret once."""
 
-import pytest
-from django.contrib.auth.models import Permission
-
 from tests.browser import ARTIFACTS, BROWSER, browser, orm_beside_playwright, page  # noqa: F401 (fixtures)
+from tests.webhook_helpers import grant_group_permissions
 from webhooks.models import Subscription
 
 pytestmark = BROWSER
 
 
 def test_an_admin_adds_a_subscription_and_sees_its_secret_once(page, admin_user):
-    # A flush between transactional tests leaves the groups without the webhooks app's permissions.
-    admin_user.user_permissions.add(*Permission.objects.filter(content_type__app_label="webhooks"))
+    grant_group_permissions()
 
     page.goto("/admin/webhooks/subscription/add/")
     page.fill("#id_name", "Ops alerts")

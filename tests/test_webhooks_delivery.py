@@ -8,7 +8,6 @@ import pytest
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from runs import clock
-from runs.events import Event
 from runs.models import Status
 from runs.services import cancel, confirm, start, start_run
 from tests.engine_helpers import drive, make_action

@@ -1,5 +1,6 @@
 """Helpers for webhook tests: a subscription to a local receiver, and a receiver's checks of what it got."""
 
+import pytest
 from standardwebhooks.webhooks import Webhook
 
 from runs.events import Event
@@ -34,3 +35,23 @@ def verified(request, secret):
 
 def events_for(run):
     return list(Delivery.objects.filter(run=run).order_by("id").values_list("event", flat=True))
+
+
+def grant_group_permissions():
+    """Give the staff groups their webhooks permissions, as webhooks' 0002 migration does (a transactional
+    test's flush leaves groups made again by the `groups` fixture without them)."""
+    from importlib import import_module
+
+    from django.contrib.auth.models import Group, Permission
+
+    for name, models in import_module("webhooks.migrations.0002_groups").GRANTS.items():
+        group = Group.objects.get(name=name)
+        for model, actions in models.items():
+            group.permissions.add(*Permission.objects.filter(
+                content_type__app_label="webhooks", codename__in=[f"{action}_{model}" for action in actions]))
+
+
+@pytest.fixture
+def webhook_groups(groups):
+    """The staff groups, with their webhooks permissions."""
+    grant_group_permissions()

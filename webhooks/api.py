@@ -2,7 +2,7 @@
 and their deliveries (/api/webhook-deliveries/, with Redeliver). Permissions follow the admin's, as for
 definitions: reading needs the model's view permission, writing its add/change/delete permission."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -15,7 +15,7 @@ from runs.api import InOrder
 from runs.events import Event
 
 from .delivery import redeliver
-from .models import Delivery, DeliveryStatus, Subscription, new_secret, validate_events
+from .models import Delivery, Subscription, new_secret, validate_events
 
 
 class SubscriptionSerializer(serializers.ModelSerializer):
