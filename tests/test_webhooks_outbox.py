@@ -1,5 +1,7 @@
 """The outbox: a delivery row is written in the same transaction as the status change that causes it."""
 
+import json
+
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -97,3 +99,20 @@ def test_a_disabled_subscription_writes_no_row(db, server):
     cancel(start_run(make_action(server.base_url, cancelable=True)))
 
     assert not Delivery.objects.exists()
+
+
+def test_a_callback_that_ends_a_run_writes_its_delivery_once(db, server, client):
+    server.script("/jobs", reply(202, json={"accepted": True}))
+    subscribe(server.url("/hook"))
+    action = make_action(server.base_url, polling_mode="callback", poll_timeout=3600,
+                         stop=[("state", "equals", "error", "failure")])
+    run = step(start_run(action))
+    assert run.status == Status.WAITING_CALLBACK
+
+    for body in ({"state": "running"}, {"state": "error"}):
+        client.post(f"/api/callbacks/{run.callback_token}/", json.dumps(body), content_type="application/json")
+    client.post(f"/api/callbacks/{run.callback_token}/", json.dumps({"state": "error"}),
+                content_type="application/json")  # the run has ended: refused, nothing more told
+
+    assert Run.objects.get(pk=run.pk).status == Status.FAILED
+    assert events_for(run) == ["run.failed"]
