@@ -214,3 +214,18 @@ def test_the_outbound_guard_refuses_a_blocked_receiver(db, server):
     delivery = Delivery.objects.get()
     assert delivery.status == DeliveryStatus.FAILED and delivery.last_status_code is None
     assert "169.254.169.254" in delivery.last_error or "not allowed" in delivery.last_error.lower()
+
+
+def test_deliveries_to_a_slow_receiver_are_sent_side_by_side(db, server, receiver):
+    server.script("/jobs", reply(json={"status": "done"}))
+    receiver.script("/hook", reply(200, delay=1.0))
+    subscribe(receiver.url("/hook"))
+    action = polling_action(server)
+    for _ in range(3):
+        drive(start_run(action))
+
+    assert deliver_due(threads=3) == 3
+
+    arrivals = sorted(request.at for request in receiver.requests_to("/hook"))
+    assert arrivals[-1] - arrivals[0] < 0.8  # none waited for another's answer
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.DELIVERED}

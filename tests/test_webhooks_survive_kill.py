@@ -1,6 +1,8 @@
 """A real cluster killed with SIGKILL while it delivers webhooks: once started again, every event reaches the
 receiver at least once, and a receiver that dedups by webhook-id sees each exactly once, signatures verified."""
 
+import os
+import signal
 import threading
 import time
 
@@ -63,3 +65,23 @@ def test_every_event_is_received_exactly_once_per_webhook_id_across_a_kill(serve
                          + [(cancelled.pk, Event.RUN_CANCELLED.value)])
     # At least once: the delivery the kill interrupted came again, under the same webhook-id.
     assert len(receiver.requests_to("/hook")) > len(deliveries)
+
+
+def test_a_receiver_that_hangs_does_not_hold_the_cluster_s_stop_past_its_grace(server):
+    server.script("/jobs", reply(200, json={"ok": True}))
+    with ScriptedServer() as receiver:
+        receiver.script("/hook", reply(200, delay=30))
+        subscribe(receiver.url("/hook"))
+        start_run(make_action(server.base_url))
+        workers = Workers(INTEGRATIONS_STOP_GRACE=2).start()
+        try:
+            receiver.wait_for(1, path="/hook", timeout=60)
+            started = time.monotonic()
+            os.killpg(workers.process.pid, signal.SIGTERM)
+            workers.process.wait(timeout=20)
+            stopped_in = time.monotonic() - started
+        finally:
+            workers.stop()
+
+    assert stopped_in < 2 + 3, f"stopped in {stopped_in:.1f} s"
+    assert Delivery.objects.get().status == DeliveryStatus.PENDING  # sent again by the next cluster

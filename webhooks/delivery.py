@@ -15,8 +15,8 @@ event; an endpoint that stays down is logged once per LOG_EVERY, not per attempt
 import json
 import logging
 import secrets
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.conf import settings
@@ -102,7 +102,7 @@ def claim(now, limit=BATCH):
 
 
 def attempt(delivery, now):
-    """POST ``delivery`` once (in a pool thread: no database here); returns a Received or a SendError."""
+    """POST ``delivery`` once (in a sending thread: no database here); returns a Received or a SendError."""
     # Keys sorted: the stored document comes back from PostgreSQL's jsonb in another order, and every retry
     # sends the same bytes.
     body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
@@ -142,19 +142,44 @@ def conclude(delivery, result, now):
     Delivery.objects.filter(pk=delivery.pk, lease_token=delivery.lease_token).update(**changes)
 
 
-def deliver_due(pool=None, limit=BATCH):
-    """Claim the due deliveries (up to ``limit``), send them and write what came back; returns how many."""
+def deliver_due(threads=1, limit=BATCH):
+    """Claim the due deliveries (up to ``limit``), send them (``threads`` at once) and write what came back;
+    returns how many."""
     claimed = claim(clock.now(), limit)
     if not claimed:
         return 0
     now = clock.now()
-    if pool is None:
-        results = [attempt(delivery, now) for delivery in claimed]
-    else:
-        results = list(pool.map(lambda delivery: attempt(delivery, now), claimed))
+    results = _send_all(claimed, now, threads)
     for delivery, result in zip(claimed, results):
         conclude(delivery, result, clock.now())
     return len(claimed)
+
+
+def _send_all(claimed, now, threads):
+    """attempt() for each of ``claimed``, ``threads`` at a time, in daemon threads: a process that exits never
+    waits for a receiver (concurrent.futures would join its threads at exit, past the stop grace)."""
+    results = [None] * len(claimed)
+    todo = iter(range(len(claimed)))
+    lock = threading.Lock()
+
+    def work():
+        while True:
+            with lock:
+                index = next(todo, None)
+            if index is None:
+                return
+            results[index] = attempt(claimed[index], now)
+
+    if threads <= 1 or len(claimed) == 1:
+        work()
+        return results
+    senders = [threading.Thread(target=work, name=f"webhook-{n}", daemon=True)
+               for n in range(min(threads, len(claimed)))]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join()
+    return results
 
 
 # Receivers that failed, by subscription id: (when it began, when last logged, failed attempts), so that one
@@ -195,19 +220,19 @@ def deliver_forever(stop):
     A database that is away is logged once a minute while it lasts; what was
     claimed and not written back is sent again when its lease lapses.
     """
+    threads = settings.INTEGRATIONS_WEBHOOK_THREADS
     fault = Outage(log, "Delivering webhooks")
-    with ThreadPoolExecutor(settings.INTEGRATIONS_WEBHOOK_THREADS, thread_name_prefix="webhook") as pool:
-        while not stop.is_set():
-            try:
-                close_old_connections()
-                sent = deliver_due(pool, limit=max(BATCH, settings.INTEGRATIONS_WEBHOOK_THREADS))
-                fault.ok()
-            except Exception as exc:  # the thread must outlive the database going away
-                fault.failed(exc)
-                if not isinstance(exc, DatabaseError):
-                    log.exception("Delivering webhooks")
-                connection.close()
-                stop.wait(FAULT_PAUSE)
-                continue
-            if not sent:
-                stop.wait(IDLE)
+    while not stop.is_set():
+        try:
+            close_old_connections()
+            sent = deliver_due(threads, limit=max(BATCH, threads))
+            fault.ok()
+        except Exception as exc:  # the thread must outlive the database going away
+            fault.failed(exc)
+            if not isinstance(exc, DatabaseError):
+                log.exception("Delivering webhooks")
+            connection.close()
+            stop.wait(FAULT_PAUSE)
+            continue
+        if not sent:
+            stop.wait(IDLE)
