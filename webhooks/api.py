@@ -18,6 +18,9 @@ from .delivery import redeliver
 from .models import Delivery, Subscription, new_secret, validate_events
 
 
+BAD_CURSOR = detail_response("The cursor is not one this API gave.", "Invalid cursor")
+
+
 class SubscriptionSerializer(serializers.ModelSerializer):
     """A webhook subscription: where the events go, which events, and for which integrations or actions."""
 
@@ -67,7 +70,8 @@ class DeliverySerializer(serializers.ModelSerializer):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List webhook subscriptions"),
+    list=extend_schema(summary="List webhook subscriptions",
+                       responses={200: SubscriptionSerializer(many=True), 404: BAD_CURSOR}),
     create=extend_schema(summary="Subscribe a URL to run events", responses={201: NewSubscriptionSerializer},
                          description="The answer holds the signing secret (`whsec_...`): the only time it is shown."),
     retrieve=extend_schema(summary="Read a webhook subscription"),
@@ -105,7 +109,8 @@ class SubscriptionViewSet(viewsets.ModelViewSet):
 
 @extend_schema_view(
     list=extend_schema(summary="List webhook deliveries, oldest first",
-                       description="Filtered by subscription, run, event and status."),
+                       description="Filtered by subscription, run, event and status.",
+                       responses={200: DeliverySerializer(many=True), 404: BAD_CURSOR}),
     retrieve=extend_schema(summary="Read a webhook delivery"),
 )
 class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
