@@ -17,6 +17,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_post_parameters
 from django_q.models import Failure, OrmQ, Schedule, Success
@@ -262,29 +263,43 @@ class IntegrationAdmin(KeptByRunsMixin, WriteOnlyAdminMixin, admin.ModelAdmin):
     @method_decorator(sensitive_post_parameters("secrets"))
     def import_manifest_view(self, request):
         """A ChiefOnboarding manifest imported as an integration whose actions are its chains."""
-        from .manifests import ManifestRefused, import_manifest
-        from .transfer import ImportRefused, describe_errors
+        from .manifests import ManifestRefused, check_manifest, import_manifest, page_faults
+        from .transfer import ImportRefused
 
         if not request.user.has_perms(self.IMPORT_PERMISSIONS):
             raise PermissionDenied
         form = ManifestImportForm(request.POST or None, request.FILES or None)
         faults = []
-        if request.method == "POST" and form.is_valid():
+        if request.method == "POST":
+            valid = form.is_valid()
             data = form.cleaned_data
-            try:
-                integration, created = import_manifest(
-                    data["manifest"], name=data["name"], slug=data["slug"], secrets=data["secrets"],
-                    replace=data["replace"])
-            except ManifestRefused as exc:
-                faults = exc.faults
-            except ImportRefused as exc:
-                faults = describe_errors(exc.errors)
-            else:
-                steps = integration.actions.count()
-                self.message_user(request, f"{'Imported' if created else 'Replaced'} {integration.name} from the "
-                                           f"manifest, with {steps} action{'s' if steps != 1 else ''}.",
-                                  messages.SUCCESS)
-                return HttpResponseRedirect(reverse("admin:integrations_integration_change", args=[integration.pk]))
+            manifest = data.get("manifest")
+            if isinstance(manifest, dict):
+                # Every fault at once: the manifest is checked even when a field of the page is wrong, against
+                # the ID=value lines that are right.
+                name = data.get("name") or "Imported"
+                faults = check_manifest(manifest, name=name, slug=data.get("slug") or "",
+                                        secrets=getattr(form, "secret_lines", {}), replace=data.get("replace", False))
+            # The page's own fields first, as they are named on it (each is marked below as well).
+            labels = {name: capfirst(form[name].label) for name in form.fields}
+            faults = [f"{labels[name]}: {message}" if name in labels else message
+                      for name, field_errors in form.errors.items() for message in field_errors] + faults
+            if valid and not faults:
+                try:
+                    integration, created = import_manifest(
+                        manifest, name=data["name"], slug=data["slug"], secrets=data["secrets"],
+                        replace=data["replace"])
+                except ManifestRefused as exc:  # what was checked changed meanwhile
+                    faults = exc.faults
+                except ImportRefused as exc:
+                    faults = page_faults(exc.errors, {})
+                else:
+                    steps = integration.actions.count()
+                    self.message_user(request, f"{'Imported' if created else 'Replaced'} {integration.name} from "
+                                               f"the manifest, with {steps} action{'s' if steps != 1 else ''}.",
+                                      messages.SUCCESS)
+                    return HttpResponseRedirect(reverse("admin:integrations_integration_change",
+                                                        args=[integration.pk]))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
