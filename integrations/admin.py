@@ -460,7 +460,8 @@ or where “first request is safe to repeat” is ticked. The attempt limit then
 <div data-shown-by="polling_mode" data-shown-for="callback">
 <p>When <strong>waiting for a callback</strong>, the run waits for the service to send a POST to
 {{ run.callback_url }}: put that placeholder in the request (in its body, say). Each callback is checked against the
-stop conditions (in “Conditions and mappings”; with none, the first callback ends the run as succeeded); one that matches none keeps the run
+stop conditions (in “Conditions and mappings”; with none, the first callback ends the run as succeeded); one that
+matches none keeps the run
 waiting, until the time limit. The interval, backoff and error settings apply to sending the first request again
 after an error.</p>
 </div>
@@ -550,7 +551,10 @@ class ActionAdmin(KeptByRunsMixin, WriteOnlyAdminMixin, admin.ModelAdmin):
         (
             "conditions",
             "Conditions and mappings",
-            {"fieldsets": ["Response"], "inlines": [ContinueConditionInline, StopConditionInline, ResponseMappingInline]},
+            {
+                "fieldsets": ["Response"],
+                "inlines": [ContinueConditionInline, StopConditionInline, ResponseMappingInline],
+            },
         ),
         ("settings", "Settings", {"fieldsets": ["Settings"], "inlines": []}),
     ]

@@ -5,6 +5,8 @@ import pytest
 from integrations.models import Action
 from runs.models import Run
 
+pytestmark = pytest.mark.django_db  # a new Run reads the time from the database (runs.clock) on PostgreSQL
+
 
 @pytest.mark.parametrize(
     "attempt, polls, limit, words",
