@@ -6,11 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/bootstrap.sh
 
+# Exported first: the public URL (callbacks) and the demo's base URL follow it (settings.py, load_demo).
+export ADDRESS=${ADDRESS:-127.0.0.1:8000}
 python manage.py migrate --noinput
 python manage.py load_demo
 python manage.py ensure_admin
 
-ADDRESS=${ADDRESS:-127.0.0.1:8000}
 python manage.py runworkers &
 workers=$!
 python manage.py runserver --noreload "$ADDRESS" &

@@ -4,6 +4,7 @@ from urllib.parse import urlsplit
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
@@ -16,6 +17,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_post_parameters
 from django_q.models import Failure, OrmQ, Schedule, Success
@@ -24,6 +26,7 @@ from rest_framework.authtoken.models import TokenProxy
 
 from .forms import ActionForm, IntegrationForm, ManifestImportForm, SecretForm, keeping_for
 from .models import (
+    ACTION_PLACEHOLDERS,
     Action,
     ActionInput,
     ContinueCondition,
@@ -33,10 +36,20 @@ from .models import (
     StopCondition,
     mixed_outcome_errors,
 )
-from .placeholders import action_placeholder_errors, check_integration_placeholders, integration_names
+from .placeholders import RUN_FACTS, action_placeholder_errors, check_integration_placeholders, integration_names
 
 ADMIN_MEDIA = {"all": ["integrations/admin.css"]}
+# What a help text of the action page says instead of the whole list of placeholders, shown once on the page.
+PLACEHOLDERS_POINTER = "Placeholders may be used (see “Placeholders” at the top of the page)."
 SHOWN_FIELDS_JS = ["integrations/shown-fields.js"]  # shows only the fields that apply to a choice (forms.shows)
+
+
+def short_placeholder_help(field):
+    """``field`` (a form field) with the placeholder list of its help text replaced by a pointer to the page's
+    one list of placeholders (the “Placeholders” panel of the action page)."""
+    if field is not None and ACTION_PLACEHOLDERS in str(field.help_text):
+        field.help_text = str(field.help_text).replace(ACTION_PLACEHOLDERS, PLACEHOLDERS_POINTER)
+    return field
 
 
 def stored_state(value):
@@ -98,7 +111,10 @@ class IntegrationPageForm(PageForm, IntegrationForm):
 
 
 class ActionPageForm(PageForm, ActionForm):
-    pass
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            short_placeholder_help(field)
 
 
 class WriteOnlyAdminMixin:
@@ -247,29 +263,43 @@ class IntegrationAdmin(KeptByRunsMixin, WriteOnlyAdminMixin, admin.ModelAdmin):
     @method_decorator(sensitive_post_parameters("secrets"))
     def import_manifest_view(self, request):
         """A ChiefOnboarding manifest imported as an integration whose actions are its chains."""
-        from .manifests import ManifestRefused, import_manifest
-        from .transfer import ImportRefused, describe_errors
+        from .manifests import ManifestRefused, check_manifest, import_manifest, page_faults
+        from .transfer import ImportRefused
 
         if not request.user.has_perms(self.IMPORT_PERMISSIONS):
             raise PermissionDenied
         form = ManifestImportForm(request.POST or None, request.FILES or None)
         faults = []
-        if request.method == "POST" and form.is_valid():
+        if request.method == "POST":
+            valid = form.is_valid()
             data = form.cleaned_data
-            try:
-                integration, created = import_manifest(
-                    data["manifest"], name=data["name"], slug=data["slug"], secrets=data["secrets"],
-                    replace=data["replace"])
-            except ManifestRefused as exc:
-                faults = exc.faults
-            except ImportRefused as exc:
-                faults = describe_errors(exc.errors)
-            else:
-                steps = integration.actions.count()
-                self.message_user(request, f"{'Imported' if created else 'Replaced'} {integration.name} from the "
-                                           f"manifest, with {steps} action{'s' if steps != 1 else ''}.",
-                                  messages.SUCCESS)
-                return HttpResponseRedirect(reverse("admin:integrations_integration_change", args=[integration.pk]))
+            manifest = data.get("manifest")
+            if isinstance(manifest, dict):
+                # Every fault at once: the manifest is checked even when a field of the page is wrong, against
+                # the ID=value lines that are right.
+                name = data.get("name") or "Imported"
+                faults = check_manifest(manifest, name=name, slug=data.get("slug") or "",
+                                        secrets=getattr(form, "secret_lines", {}), replace=data.get("replace", False))
+            # The page's own fields first, as they are named on it (each is marked below as well).
+            labels = {name: capfirst(form[name].label) for name in form.fields}
+            faults = [f"{labels[name]}: {message}" if name in labels else message
+                      for name, field_errors in form.errors.items() for message in field_errors] + faults
+            if valid and not faults:
+                try:
+                    integration, created = import_manifest(
+                        manifest, name=data["name"], slug=data["slug"], secrets=data["secrets"],
+                        replace=data["replace"])
+                except ManifestRefused as exc:  # what was checked changed meanwhile
+                    faults = exc.faults
+                except ImportRefused as exc:
+                    faults = page_faults(exc.errors, {})
+                else:
+                    steps = integration.actions.count()
+                    self.message_user(request, f"{'Imported' if created else 'Replaced'} {integration.name} from "
+                                               f"the manifest, with {steps} action{'s' if steps != 1 else ''}.",
+                                      messages.SUCCESS)
+                    return HttpResponseRedirect(reverse("admin:integrations_integration_change",
+                                                        args=[integration.pk]))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -358,6 +388,9 @@ class PositionedInline(admin.TabularInline):
 
     extra = 0
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        return short_placeholder_help(super().formfield_for_dbfield(db_field, request, **kwargs))
+
 
 class ActionInputInline(PositionedInline):
     model = ActionInput
@@ -399,6 +432,10 @@ class StopConditionInline(PositionedInline):
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
         if db_field.name == "group":
             field.widget.attrs["placeholder"] = "new"
+        if db_field.name == "target_field":
+            field.label = "Store what it finds as"
+            field.help_text = ("A name for the value the path finds (stored at every attempt), so that later "
+                               "requests and conditions read it as {{ name }}. Blank: not stored.")
         return field
 
 
@@ -418,12 +455,13 @@ toward the attempt limit (3 = three requests in all).</p>
 (a job already done needs no poll). The first request is sent again only where that cannot repeat remote work:
 it never reached the service, the answer was 429 or 503 with Retry-After, or the method is GET, PUT or DELETE;
 or where “first request is safe to repeat” is ticked. The attempt limit then counts polls.</p>
-<p>The stop conditions are the rows under “Stop conditions” below.</p>
+<p>The stop conditions are the rows under “Stop conditions”, in “Conditions and mappings”.</p>
 </div>
 <div data-shown-by="polling_mode" data-shown-for="callback">
 <p>When <strong>waiting for a callback</strong>, the run waits for the service to send a POST to
 {{ run.callback_url }}: put that placeholder in the request (in its body, say). Each callback is checked against the
-stop conditions below (with none, the first callback ends the run as succeeded); one that matches none keeps the run
+stop conditions (in “Conditions and mappings”; with none, the first callback ends the run as succeeded); one that
+matches none keeps the run
 waiting, until the time limit. The interval, backoff and error settings apply to sending the first request again
 after an error.</p>
 </div>
@@ -451,6 +489,48 @@ class IdsOnlyAutocompleteSelect(AutocompleteSelect):
         return super().optgroups(name, ids, attr)
 
 
+def form_sections(sections, adminform, inline_admin_formsets):
+    """The sections of a change page: ``sections`` ([(slug, title, {"fieldsets": names, "inlines": classes})])
+    filled with the page's fieldsets (with their index, for their heading ids) and inline formsets.
+
+    A fieldset or inline that no section names goes to the last section, so nothing is ever left out. The
+    first section with an error is the one to open (``open``); else the first.
+    """
+    found = [{"slug": slug, "title": title, "fieldsets": [], "inlines": [], "has_errors": False, "open": False}
+             for slug, title, _ in sections]
+    fieldset_section = {name: index for index, (_, _, parts) in enumerate(sections) for name in parts["fieldsets"]}
+    inline_section = {cls: index for index, (_, _, parts) in enumerate(sections) for cls in parts["inlines"]}
+    form = adminform.form
+    for index, fieldset in enumerate(adminform):
+        section = found[fieldset_section.get(fieldset.name, len(found) - 1)]
+        section["fieldsets"].append((index, fieldset))
+        names = flatten_fieldsets([(fieldset.name, {"fields": fieldset.fields})])
+        section["has_errors"] |= any(name in form.errors for name in names)
+    for inline in inline_admin_formsets:
+        section = found[inline_section.get(type(inline.opts), len(found) - 1)]
+        section["inlines"].append(inline)
+        section["has_errors"] |= inline.formset.is_bound and inline.formset.total_error_count() > 0
+    sections_shown = [section for section in found if section["fieldsets"] or section["inlines"]]
+    opened = next((section for section in sections_shown if section["has_errors"]), sections_shown[0])
+    opened["open"] = True
+    return sections_shown
+
+
+def placeholders_for(action):
+    """What the action page's one list of placeholders names: this action's own names, when it has them."""
+    facts = [f"{{{{ {fact} }}}}" for fact in RUN_FACTS]
+    if action is None or action.pk is None:
+        return {"inputs": [], "fields": [], "secrets": [], "facts": facts}
+    fields = [*action.mappings.values_list("field", flat=True),
+              *action.stop_conditions.exclude(target_field="").values_list("target_field", flat=True)]
+    return {
+        "inputs": [f"{{{{ {name} }}}}" for name in action.inputs.values_list("name", flat=True)],
+        "fields": [f"{{{{ {name} }}}}" for name in dict.fromkeys(fields)],
+        "secrets": [f"{{{{ secrets.{name} }}}}" for name in action.integration.secrets.values_list("name", flat=True)],
+        "facts": facts,
+    }
+
+
 @admin.register(Action)
 class ActionAdmin(KeptByRunsMixin, WriteOnlyAdminMixin, admin.ModelAdmin):
     form = ActionPageForm
@@ -463,6 +543,21 @@ class ActionAdmin(KeptByRunsMixin, WriteOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = ["client_certificate_state"]
     write_only_fields = {"client_certificate": "client_certificate_state"}
     inlines = [ActionInputInline, ContinueConditionInline, StopConditionInline, ResponseMappingInline]
+    # The page's sections (tabs, with its script), as Cutover's own editor groups an action: each names the
+    # fieldsets (by name) and inlines it holds. Anything not named lands in the last section.
+    sections = [
+        ("request", "Request", {"fieldsets": [None, "Request"], "inlines": [ActionInputInline]}),
+        ("polling", "Polling", {"fieldsets": ["Polling"], "inlines": []}),
+        (
+            "conditions",
+            "Conditions and mappings",
+            {
+                "fieldsets": ["Response"],
+                "inlines": [ContinueConditionInline, StopConditionInline, ResponseMappingInline],
+            },
+        ),
+        ("settings", "Settings", {"fieldsets": ["Settings"], "inlines": []}),
+    ]
     fieldsets = [
         (None, {"fields": ["integration", "name", "slug", "description"]}),
         (
@@ -537,11 +632,17 @@ class ActionAdmin(KeptByRunsMixin, WriteOnlyAdminMixin, admin.ModelAdmin):
 
     class Media:
         css = ADMIN_MEDIA
-        js = SHOWN_FIELDS_JS
+        js = [*SHOWN_FIELDS_JS, "integrations/form-sections.js"]
 
     @method_decorator(sensitive_post_parameters("client_certificate"))
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["form_sections"] = form_sections(self.sections, context["adminform"],
+                                                 context["inline_admin_formsets"])
+        context["placeholders"] = placeholders_for(obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name in self.get_autocomplete_fields(request):

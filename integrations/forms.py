@@ -351,14 +351,21 @@ class ManifestImportForm(forms.Form):
                                  "one (its secrets are kept).")
 
     def clean_secrets(self):
-        secrets = {}
+        """{ID: value} of the ID=value lines; every line that is not one is named (by number, never its text,
+        which may hold a secret). The lines that are right are kept in ``secret_lines`` even then, so that the
+        page can still check the manifest against them."""
+        secrets, faults = {}, []
         for number, line in enumerate(self.cleaned_data["secrets"].splitlines(), start=1):
             if not line.strip():
                 continue
             key, equals, value = line.partition("=")
             if not equals or not key.strip():
-                raise ValidationError(f"Line {number} is not ID=value.")
+                faults.append(ValidationError(f"Line {number} is not ID=value."))
+                continue
             secrets[key.strip()] = value
+        self.secret_lines = secrets
+        if faults:
+            raise ValidationError(faults)
         return secrets
 
     def clean(self):

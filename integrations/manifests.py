@@ -35,6 +35,7 @@ import re
 from django.conf import settings
 from django.utils.text import slugify
 
+from .models import Integration
 from .templating import NAME, PLACEHOLDER
 
 EXECUTE_KEYS = {"url", "data", "method", "headers", "store_data", "continue_if", "polling", "save_as_file", "files",
@@ -313,13 +314,9 @@ def manifest_document(manifest, *, name, slug="", secrets=None):
     return _Converter(manifest).convert(name=name, slug=slug or slugify(name), secrets=secrets)
 
 
-def import_manifest(manifest, *, name, slug="", secrets=None, replace=False):
-    """Import ``manifest`` as an integration whose actions are its chains; returns (integration, created).
-
-    Raises ManifestRefused for what cannot be expressed, transfer.ImportRefused
-    for what the converted definition gets wrong; nothing is written then.
-    """
-    from .transfer import ImportRefused, import_integration, json_size, refuse_beyond_limits, too_large
+def refuse_too_large(manifest):
+    """Raise ManifestRefused when ``manifest`` is more than one import may take (bytes, requests)."""
+    from .transfer import json_size, too_large
 
     size = json_size(manifest)
     if size > settings.INTEGRATIONS_IMPORT_MAX_BYTES:
@@ -331,6 +328,17 @@ def import_manifest(manifest, *, name, slug="", secrets=None, replace=False):
             f"The manifest has {requests:,} requests (execute and revoke), each an action; one import makes at "
             f"most {settings.INTEGRATIONS_IMPORT_MAX_ACTIONS:,} actions (INTEGRATIONS_IMPORT_MAX_ACTIONS)."
         ])
+
+
+def import_manifest(manifest, *, name, slug="", secrets=None, replace=False):
+    """Import ``manifest`` as an integration whose actions are its chains; returns (integration, created).
+
+    Raises ManifestRefused for what cannot be expressed, transfer.ImportRefused
+    for what the converted definition gets wrong; nothing is written then.
+    """
+    from .transfer import ImportRefused, import_integration, refuse_beyond_limits
+
+    refuse_too_large(manifest)
     document = manifest_document(manifest, name=name, slug=slug, secrets=secrets)
     try:
         # Each step declares every variable of its chain, so a manifest grows as it is converted.
@@ -338,3 +346,120 @@ def import_manifest(manifest, *, name, slug="", secrets=None, replace=False):
     except ImportRefused as exc:
         raise ManifestRefused([message for messages in exc.errors.values() for message in messages]) from None
     return import_integration(document, replace=replace)
+
+
+# --- The admin's import page: every fault at once, in the page's own terms ------------------------------------
+
+# An action's field in our document, as the manifest names the part of a request it came from.
+MANIFEST_TERMS = {
+    "method": "method", "url": "url", "headers": "headers", "body": "data", "body_type": "data",
+    "accepted_statuses": "status_code", "continue_if": "continue_if", "stop_conditions": "continue_if",
+    "poll_interval": "polling", "poll_max_attempts": "polling", "polling_mode": "polling",
+    "mappings": "store_data", "save_as_file": "save_as_file", "files": "files",
+    "inputs": "placeholders", "next_action": "the chain",
+}
+# A fault of the integration's own fields, as the page's fields are named.
+PAGE_FIELDS = {"name": "Name", "slug": "Slug", "auth_username": "Authorization header",
+               "auth_secret": "Authorization header"}
+
+
+def check_manifest(manifest, *, name, slug="", secrets=None, replace=False):
+    """Every fault of importing ``manifest`` so, in the import page's terms (see page_faults); writes nothing."""
+    from .transfer import ImportRefused, _check, refuse_beyond_limits
+
+    slug = slug or slugify(name)
+    secrets = dict(secrets or {})
+    try:
+        refuse_too_large(manifest)
+    except ManifestRefused as exc:
+        return exc.faults
+    try:
+        document = manifest_document(manifest, name=name, slug=slug, secrets=secrets)
+    except ManifestRefused as exc:
+        # The rest cannot be converted, but what the page's own fields get wrong can still be said.
+        return [*exc.faults, *_field_faults(manifest, slug, secrets, replace)]
+    try:
+        refuse_beyond_limits(document, what="Converted into an integration, the manifest")
+        _check(document, replace)
+    except ImportRefused as exc:
+        return page_faults(exc.errors, document)
+    return []
+
+
+def _field_faults(manifest, slug, secrets, replace):
+    """The faults of the page's own fields (secrets, replace) for a manifest that could not be converted."""
+    target = Integration.objects.filter(slug=slug).first() if slug else None
+    faults = []
+    if target is not None and not replace:
+        faults.append(_slug_exists(slug))
+    stored = set(target.secret_names()) if target is not None and replace else set()
+    form = manifest.get("initial_data_form") if isinstance(manifest, dict) else None
+    for item in form if isinstance(form, list) else []:
+        ident = item.get("id") if isinstance(item, dict) else None
+        if isinstance(ident, str) and ident not in secrets and ident not in stored:
+            faults.append(_missing_secret(ident))
+    return faults
+
+
+def _slug_exists(slug):
+    return (f"Slug: an integration with the slug {slug!r} exists: tick “Replace” to replace it (its actions become "
+            "the manifest's, its secrets are kept), or give another slug.")
+
+
+def _missing_secret(ident):
+    return f"Secrets: {ident} (of initial_data_form) has no value: add the line {ident}=value."
+
+
+def page_faults(errors, document):
+    """transfer's errors ({field: messages}, actions' by slug) for a converted manifest, said as the import
+    page says things: its fields, ID=value lines, and the manifest's execute/revoke requests and their keys."""
+    actions = {action["slug"]: action for action in document.get("actions", [])}
+    faults = []
+    for key, messages in errors.items():
+        if key == "actions" and isinstance(messages, dict):
+            for slug, action_errors in messages.items():
+                faults.extend(_action_faults(slug, action_errors, actions.get(slug, {})))
+        elif key in ("secrets", "secrets_set"):
+            for message in _messages(messages):
+                missing = re.match(r"(\w+) has no value", message)
+                faults.append(_missing_secret(missing.group(1)) if missing else f"Secrets: {message}")
+        elif key == "slug":
+            for message in _messages(messages):
+                exists = "import with replace" in message
+                faults.append(_slug_exists(document.get("slug")) if exists else f"Slug: {message}")
+        else:
+            where = PAGE_FIELDS.get(key, "")
+            faults.extend(f"{where}: {message}" if where else message for message in _messages(messages))
+    return faults
+
+
+def _action_faults(slug, errors, action):
+    prefix, _, number = slug.rpartition("-")
+    where = f"{'revoke' if prefix == 'revoke' else 'execute'} #{number}" if number.isdigit() else slug
+    if not isinstance(errors, dict):
+        return [f"{where}: {message}" for message in _messages(errors)]
+    faults = []
+    for field, messages in errors.items():
+        part = MANIFEST_TERMS.get(field, "")
+        if isinstance(messages, list) and any(isinstance(row, dict) for row in messages):
+            rows = action.get(field) or []
+            for index, row_errors in enumerate(messages):
+                if not row_errors:
+                    continue
+                row = rows[index] if index < len(rows) and isinstance(rows[index], dict) else {}
+                named = f" {row['field']!r}" if field == "mappings" and "field" in row else ""
+                for message in _messages(list(row_errors.values())):
+                    faults.append(f"{where} {part or field}{named}: {message}")
+        else:
+            for message in _messages(messages):
+                faults.append(f"{where} {part}: {message}" if part else f"{where}: {message}")
+    return faults
+
+
+def _messages(value):
+    """The messages of an error value (a message, a list of them, or nested lists), flat."""
+    if isinstance(value, (list, tuple)):
+        return [message for item in value for message in _messages(item)]
+    if isinstance(value, dict):
+        return [message for item in value.values() for message in _messages(item)]
+    return [str(value)]

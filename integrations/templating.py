@@ -100,9 +100,36 @@ def render_text(text, context, encode=None):
     return PLACEHOLDER.sub(replace, text)
 
 
+class BlankPathSegment(Exception):
+    """A placeholder that is a whole part of a URL's path would leave that part empty (``//``, a trailing ``/``):
+    the request would go to another address."""
+
+    def __init__(self, names, url):
+        self.names = names
+        shown = " and ".join(f"{{{{ {name} }}}}" for name in names)
+        verb = "is" if len(names) == 1 else "are"
+        super().__init__(
+            f"{shown} {verb} blank, and the URL {url} has {'it' if len(names) == 1 else 'them'} as a whole part of "
+            "its path: sent, the request would go to another address (an empty part, “//”). Give "
+            f"{'it' if len(names) == 1 else 'them'} a value."
+        )
+
+
 def render_url(text, context):
-    """Fill a URL: each value is percent-encoded so it cannot change the URL's shape."""
-    return render_text(text, context, encode=lambda value: quote(value, safe=""))
+    """Fill a URL: each value is percent-encoded so it cannot change the URL's shape.
+
+    Raises BlankPathSegment when a part of the path (between slashes, or the host) made only of placeholders
+    would be empty: ``/tickets/{{ id }}/notes`` with a blank id is another address, not a ticket's notes.
+    """
+    encode = lambda value: quote(value, safe="")  # noqa: E731
+    if "{{" in text:
+        path = re.split(r"[?#]", text, maxsplit=1)[0]
+        path = path.split("://", 1)[1] if "://" in path else path
+        for part in path.split("/"):
+            names = placeholder_names(part)
+            if names and not PLACEHOLDER.sub("", part).strip() and not render_text(part, context, encode):
+                raise BlankPathSegment(names, text)
+    return render_text(text, context, encode=encode)
 
 
 def render_value(value, context):

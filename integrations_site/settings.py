@@ -11,7 +11,7 @@ from pathlib import Path
 import dj_database_url
 from csp.constants import NONE, SELF
 
-from .env import envbool, envfloat, envint, envlist
+from .env import envbool, envfloat, envint, envlist, listening_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -226,8 +226,11 @@ INTEGRATIONS_ENCRYPTION_KEY = os.environ.get("INTEGRATIONS_ENCRYPTION_KEY", DEV_
 # Hosts outbound requests may reach. Empty: everything except link-local and
 # cloud metadata addresses. Entries are host names, IP addresses or networks.
 INTEGRATIONS_ALLOWED_HOSTS = envlist("INTEGRATIONS_ALLOWED_HOSTS")
-# Where this site is reachable from the services that call back.
-INTEGRATIONS_PUBLIC_URL = os.environ.get("INTEGRATIONS_PUBLIC_URL", "http://127.0.0.1:8000")
+# Where this site is reachable from the services that call back. Unset: where it listens (ADDRESS, as
+# run.sh and serve.sh read it; PORT alone when it is unset), else http://127.0.0.1:8000.
+INTEGRATIONS_PUBLIC_URL = os.environ.get("INTEGRATIONS_PUBLIC_URL") or listening_url(
+    os.environ.get("ADDRESS") or os.environ.get("PORT")
+)
 # The built-in sandbox service that plays a remote job API (demo and tests).
 INTEGRATIONS_SANDBOX = envbool("INTEGRATIONS_SANDBOX", True)
 # Bytes of a response body read at most (the rest is not downloaded) and kept in the log.

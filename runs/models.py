@@ -186,6 +186,18 @@ class Run(models.Model):
         return self.status == Status.WAITING_CONFIRMATION
 
     @property
+    def requests_in_words(self):
+        """How many requests were sent and how many of them count toward the attempt limit, in words."""
+        sent = f"{self.attempt} request{'s' if self.attempt != 1 else ''} sent"
+        limit = self.action.poll_max_attempts
+        if not limit:
+            return sent
+        if self.polls == self.attempt:
+            return f"{sent}, of at most {limit}"
+        counted = f"{self.polls} count{'s' if self.polls == 1 else ''}"
+        return f"{sent}; {counted} toward the limit of {limit}"
+
+    @property
     def callback_url(self):
         return _callback_url(settings.INTEGRATIONS_PUBLIC_URL, self.callback_token)
 

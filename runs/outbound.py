@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from urllib3 import encode_multipart_formdata
 
 from integrations.models import AuthType, BodyType
-from integrations.templating import Context, render_text, render_url, render_value
+from integrations.templating import BlankPathSegment, Context, render_text, render_url, render_value
 # The longest timeouts ever applied, whatever a definition saved before they had maxima holds: a socket
 # timeout of 1e10 s overflows the platform's clock.
 from integrations.validators import MAX_CONNECT_TIMEOUT, MAX_READ_TIMEOUT, check_file_name
@@ -104,9 +104,9 @@ def build(definition, run, part, *, attempt=None, access_token=None, context=Non
     action, integration = definition.action, definition.integration
     context = context or context_for(definition, run, attempt)
 
-    url = render_url(part.url, context)
+    url = _render_url(part.url, context)
     if not urlsplit(url).scheme and integration.base_url:
-        base = render_url(integration.base_url, context)
+        base = _render_url(integration.base_url, context)
         url = base.rstrip("/") + "/" + url.lstrip("/")
 
     headers = {name: render_text(str(value), context) for name, value in integration.default_headers.items()}
@@ -155,6 +155,13 @@ def build(definition, run, part, *, attempt=None, access_token=None, context=Non
         use_env_proxy=action.use_env_proxy,
         body_for_log=body_for_log,
     )
+
+
+def _render_url(text, context):
+    try:
+        return render_url(text, context)
+    except BlankPathSegment as exc:
+        raise BuildError(str(exc)) from None
 
 
 def _multipart(part, body, files, context):

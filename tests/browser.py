@@ -61,3 +61,11 @@ def logged_in_page(browser, base_url, username, password, *, width=1280, height=
 def screenshot(page, name):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+
+
+def open_section(page, name):
+    """Open the section ``name`` ("Request", "Polling", "Conditions and mappings", "Settings") of a form in
+    sections (the action page: form-sections.js) by its tab, as a person does, and wait until it shows."""
+    tab = page.get_by_role("tab", name=name)
+    tab.click()
+    page.locator(f"#{tab.get_attribute('aria-controls')}").wait_for(state="visible")

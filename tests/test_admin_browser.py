@@ -6,7 +6,7 @@ Screenshots go to test-artifacts/ so that a person can look at the pages.
 from django.urls import reverse
 
 from integrations.models import Integration
-from tests.browser import BROWSER, browser, orm_beside_playwright, page, screenshot  # noqa: F401
+from tests.browser import BROWSER, browser, open_section, orm_beside_playwright, page, screenshot  # noqa: F401
 
 pytestmark = BROWSER
 
@@ -39,9 +39,11 @@ def test_admin_creates_an_integration_and_a_polling_action(page):
     page.fill("#id_url", "/tickets")
     page.select_option("#id_body_type", "json")
     page.fill("#id_body", '{\n  "title": "{{ title }}"\n}')
+    open_section(page, "Polling")
     page.select_option("#id_polling_mode", "poll")
     page.fill("#id_poll_url", "/tickets/{{ ticket_id }}")
     page.fill("#id_poll_interval", "PT30S")
+    open_section(page, "Conditions and mappings")
     add_row = page.locator("#stop_conditions-group .add-row a")
     add_row.click()
     add_row.click()
@@ -56,8 +58,10 @@ def test_admin_creates_an_integration_and_a_polling_action(page):
     assert "{{ title }} names nothing that can fill it" in page.inner_text(".field-body .errorlist")
     assert "{{ ticket_id }} names nothing" in page.inner_text(".field-poll_url .errorlist")
     screenshot(page, "action-unknown-placeholders")
+    open_section(page, "Request")
     page.click("#inputs-group .add-row a")
     page.fill("#id_inputs-0-name", "title")
+    open_section(page, "Conditions and mappings")
     page.click("#mappings-group .add-row a")
     page.fill("#id_mappings-0-field", "ticket_id")
     page.fill("#id_mappings-0-path", "id")

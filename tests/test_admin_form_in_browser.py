@@ -9,7 +9,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from integrations.models import Action, Integration, StopCondition
-from tests.browser import BROWSER, browser, orm_beside_playwright, page, screenshot  # noqa: F401
+from tests.browser import BROWSER, browser, open_section, orm_beside_playwright, page, screenshot  # noqa: F401
 
 pytestmark = BROWSER
 
@@ -34,6 +34,7 @@ def polling_help(page):
 
 def test_the_action_form_shows_the_fields_of_its_polling_mode(page, action):
     page.goto(reverse("admin:integrations_action_change", args=[action.pk]))
+    open_section(page, "Polling")
 
     assert page.input_value("#id_polling_mode") == "none"
     assert not any(shown(page, field) for field in ["poll_url", "poll_interval", "poll_timeout", "on_server_error"])
@@ -56,6 +57,7 @@ def test_the_action_form_shows_the_fields_of_its_polling_mode(page, action):
 
 def test_the_cancel_webhook_shows_only_for_a_cancelable_action(page, action):
     page.goto(reverse("admin:integrations_action_change", args=[action.pk]))
+    open_section(page, "Settings")
     assert shown(page, "cancel_webhook_url")
 
     page.uncheck("#id_cancelable")
@@ -88,11 +90,13 @@ def test_the_integration_form_shows_the_fields_of_its_authentication(page, auth_
 
 def test_a_field_with_an_error_is_never_hidden(page, action):
     page.goto(reverse("admin:integrations_action_change", args=[action.pk]))
+    open_section(page, "Polling")
     page.select_option("#id_polling_mode", "poll")
     page.fill("#id_poll_interval", "ten seconds")
     page.select_option("#id_polling_mode", "none")
     submit(page)
 
+    assert page.get_by_role("tab", name="Polling").get_attribute("aria-selected") == "true"  # its error opens it
     assert page.input_value("#id_polling_mode") == "none"
     assert shown(page, "poll_interval")
     assert "is not a duration" in page.inner_text(".field-poll_interval .errorlist")
@@ -115,6 +119,7 @@ def test_without_javascript_every_field_is_shown(browser, live_server, admin_use
 def test_the_error_summary_links_to_each_field_in_error(page, action):
     page.goto(reverse("admin:integrations_action_change", args=[action.pk]))
     page.fill("#id_headers", '{"Accept": }')
+    open_section(page, "Conditions and mappings")
     add_row = page.locator("#stop_conditions-group .add-row a")
     add_row.click()
     add_row.click()
@@ -195,7 +200,9 @@ def test_the_lists_fit_a_phone(phone, action, name):
 def test_the_action_page_fits_a_phone_and_its_tables_scroll_in_their_box(phone, action):
     StopCondition.objects.create(action=action, path="$.data.status", value="done", target_field="status")
     phone.goto(reverse("admin:integrations_action_change", args=[action.pk]))
+    open_section(phone, "Polling")
     phone.select_option("#id_polling_mode", "poll")
+    open_section(phone, "Conditions and mappings")
 
     assert page_width(phone) <= PHONE["width"]
     box = phone.locator("#stop_conditions-group fieldset")

@@ -258,7 +258,7 @@ def test_the_run_page_says_status_reason_variables_fields_and_timing(staff, job)
     assert run.reason in text
     assert '"env": "production"' in text
     assert '"job_id": "j-1"' in text
-    assert "Requests sent 2" in text
+    assert "Requests 2 requests sent" in text
     assert "Took" in text
 
 

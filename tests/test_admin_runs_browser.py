@@ -15,7 +15,14 @@ from django.urls import reverse
 from integrations.models import Action, Integration
 from runs.models import Run, Status
 from sandbox.views import SANDBOX_TOKEN
-from tests.browser import BROWSER, browser, logged_in_page, orm_beside_playwright, screenshot  # noqa: F401
+from tests.browser import (  # noqa: F401
+    BROWSER,
+    browser,
+    logged_in_page,
+    open_section,
+    orm_beside_playwright,
+    screenshot,
+)
 from tests.cluster import Workers
 from tests.engine_helpers import make_action
 from tests.production import ProductionServer
@@ -136,13 +143,16 @@ def test_an_admin_defines_an_action_runs_it_and_watches_it_succeed(admin_page, s
     page.fill("#id_url", "jobs/")
     page.select_option("#id_body_type", "json")
     page.fill("#id_body", json.dumps({"name": "{{ job_name }}", "seconds": 4}))
+    open_section(page, "Polling")
     page.select_option("#id_polling_mode", "poll")
     page.fill("#id_poll_url", "jobs/{{ job_id }}/")
     page.fill("#id_poll_interval", "1")
+    open_section(page, "Request")
     page.click("#inputs-group .add-row a")
     page.fill("#id_inputs-0-name", "job_name")
     page.fill("#id_inputs-0-label", "Job name")
     page.fill("#id_inputs-0-default", "nightly")
+    open_section(page, "Conditions and mappings")
     page.click("#mappings-group .add-row a")
     page.fill("#id_mappings-0-field", "job_id")
     page.fill("#id_mappings-0-path", "id")

@@ -40,7 +40,14 @@ from integrations.models import (
 )
 from integrations.transfer import import_integration
 from runs.models import Exchange, ExchangeKind, FailedPart, Run, RunFile, Status
-from tests.browser import BROWSER, browser, logged_in_page, orm_beside_playwright, screenshot  # noqa: F401
+from tests.browser import (  # noqa: F401
+    BROWSER,
+    browser,
+    logged_in_page,
+    open_section,
+    orm_beside_playwright,
+    screenshot,
+)
 
 pytestmark = BROWSER
 
@@ -228,8 +235,11 @@ def test_the_definitions_pages_show_stored_markup_as_text(admin_page, viewer_pag
         # A search term comes back on the page (reflected, not stored): it is text there too.
         visit(page, reverse("admin:integrations_action_changelist") + "?q=" + IMG.replace(" ", "+"), shows=(IMG,))
         visit(page, change_url(world.integration))
-        visit(page, change_url(world.action))
-        visit(page, change_url(world.next_action))
+        for action in (world.action, world.next_action):
+            visit(page, change_url(action))
+            for section in ("Polling", "Conditions and mappings", "Settings", "Request"):
+                open_section(page, section)  # each section's stored text shown, none of it run
+                assert_harmless(page)
     screenshot(admin_page, "xss-action-change-admin")
     screenshot(viewer_page, "xss-action-change-viewer")
     # Runs keep their action: its delete page says so, naming it.
