@@ -16,23 +16,28 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q
-from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
 
 from integrations import safejson
 from integrations.models import Action
 
-from . import callback_urls, chains, clock, debug_view, services
+from . import bulk, callback_urls, chains, clock, debug_view, services
 from .downloads import file_response
 from .forms import VariablesForm
 from .models import WORKING, Exchange, Run, RunFile
 
 LOG_PAGE_SIZE = 50
+# The runs list shows this much of a run's reason; the whole of it on hover.
+REASON_CHARS = 90
+# Rows of the runs list one request of runs_list.js asks about (a page holds list_per_page of them).
+LIVE_IDS = 200
 # A search reads the variables of every run (no index helps with a substring of JSON text), then the
 # list counts what it found and reads a page of it: two such scans. It scans once for the ids of the
 # runs found, and when they are this many or fewer (an order number, a customer: the usual search),
@@ -48,11 +53,18 @@ def run_url(run_id):
     return reverse("admin:runs_run_change", args=[run_id])
 
 
-def status_badge(run):
+def status_of(run):
+    """(css class, label, title) of a run's status badge: a run due later than now is "Scheduled"."""
     if run.is_scheduled:
-        return format_html('<span class="run-status run-status--scheduled" title="Starts at {}">Scheduled</span>',
-                           date_format(timezone.localtime(run.next_poll_at), "DATETIME_FORMAT"))
-    return format_html('<span class="run-status run-status--{}">{}</span>', run.status, run.get_status_display())
+        return "scheduled", "Scheduled", f"Starts at {date_format(timezone.localtime(run.next_poll_at), 'DATETIME_FORMAT')}"
+    return run.status, run.get_status_display(), ""
+
+
+def status_badge(run, attrs=""):
+    css, label, title = status_of(run)
+    if title:
+        return format_html('<span class="run-status run-status--{}" title="{}"{}>{}</span>', css, title, attrs, label)
+    return format_html('<span class="run-status run-status--{}"{}>{}</span>', css, attrs, label)
 
 
 def duration_text(seconds):
@@ -87,8 +99,8 @@ class ActionListFilter(admin.RelatedFieldListFilter):
 
 @admin.register(Run)
 class RunAdmin(admin.ModelAdmin):
-    list_display = ["run_number", "status_badge", "action_link", "integration", "requests", "duration",
-                    "created", "refire_links"]
+    list_display = ["run_number", "status_badge", "reason_text", "action_link", "integration", "requests",
+                    "duration", "created", "refire_links"]
     list_display_links = ["run_number"]
     list_filter = ["status", "integration", ("action", ActionListFilter), ("created_at", admin.DateFieldListFilter),
                    "rehearsal"]
@@ -98,9 +110,11 @@ class RunAdmin(admin.ModelAdmin):
     ordering = ["-created_at", "-id"]
     list_per_page = 50
     show_full_result_count = False
+    actions = [bulk.refire_selected, bulk.cancel_selected]
 
     class Media:
         css = {"all": ["runs/runs.css"]}
+        js = ["runs/runs_list.js"]
 
     # --- permissions: runs are started from actions, never added or edited as forms ---------------------------
 
@@ -117,11 +131,15 @@ class RunAdmin(admin.ModelAdmin):
     def may_operate(request):
         return request.user.has_perm("runs.change_run")
 
+    def has_operate_permission(self, request):
+        """Who may use the bulk actions: whoever may refire and cancel one run."""
+        return self.may_operate(request)
+
     # --- the list --------------------------------------------------------------------------------------------
 
     def get_queryset(self, request):
         refires = Prefetch("refires", queryset=Run.objects.only("id", "refired_from_id").order_by("id"))
-        return super().get_queryset(request).defer("fields", "reason").prefetch_related(refires)
+        return super().get_queryset(request).defer("fields").prefetch_related(refires)
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
@@ -145,16 +163,26 @@ class RunAdmin(admin.ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, run):
+        # runs_list.js follows the rows of active runs: it asks live_view about them and updates them in place.
+        if run.status in WORKING:
+            return status_badge(run, format_html(' data-run-live="{}"', run.pk))
         return status_badge(run)
+
+    @admin.display(description="reason")
+    def reason_text(self, run):
+        reason = run.reason or run.get_status_display()
+        return format_html('<span class="run-list-reason" title="{}">{}</span>', reason,
+                           Truncator(reason).chars(REASON_CHARS))
 
     @admin.display(description="action", ordering="action__name")
     def action_link(self, run):
-        return format_html('<a href="{}">{}</a>', reverse("admin:integrations_action_change", args=[run.action_id]),
+        return format_html('<a href="{}" class="run-list-action" title="{}">{}</a>',
+                           reverse("admin:integrations_action_change", args=[run.action_id]), run.action.name,
                            run.action.name)
 
     @admin.display(description="requests", ordering="attempt")
     def requests(self, run):
-        return run.attempt
+        return format_html('<span data-run-requests="{}">{}</span>', run.pk, run.attempt)
 
     @admin.display(description="created", ordering="created_at")
     def created(self, run):
@@ -174,7 +202,22 @@ class RunAdmin(admin.ModelAdmin):
 
     @admin.display(description="duration")
     def duration(self, run):
-        return duration_text(run_duration(run))
+        return format_html('<span data-run-duration="{}">{}</span>', run.pk, duration_text(run_duration(run)))
+
+    def live_view(self, request):
+        """JSON for runs_list.js: the status, requests and duration of the runs named by ``?id=``."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        ids = [int(value) for value in request.GET.getlist("id")[:LIVE_IDS] if value.isdigit() and len(value) < 19]
+        now = clock.now()
+        runs = {}
+        for run in Run.objects.filter(pk__in=ids).only("id", "status", "attempt", "next_poll_at", "started_at",
+                                                         "finished_at"):
+            css, label, title = status_of(run)
+            runs[str(run.pk)] = {"status": run.status, "label": label, "css": f"run-status--{css}", "title": title,
+                                 "active": run.status in WORKING, "requests": run.attempt,
+                                 "duration": duration_text(run_duration(run, now))}
+        return JsonResponse({"runs": runs})
 
     @admin.display(description="refired")
     def refire_links(self, run):
@@ -192,6 +235,7 @@ class RunAdmin(admin.ModelAdmin):
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
+            path("live/", view(self.live_view), name="runs_run_live"),
             path("<int:object_id>/refire/", view(self.refire_view), name="runs_run_refire"),
             path("<int:object_id>/cancel/", view(self.cancel_view), name="runs_run_cancel"),
             path("<int:object_id>/start/", view(self.start_view), name="runs_run_start"),
