@@ -15,7 +15,7 @@ from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch, Q, Sum
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -31,7 +31,7 @@ from integrations.models import Action
 from . import bulk, callback_urls, chains, clock, debug_view, services
 from .downloads import file_response
 from .forms import VariablesForm
-from .models import WORKING, Exchange, Run, RunFile
+from .models import WORKING, Exchange, ExchangeKind, Run, RunFile
 
 LOG_PAGE_SIZE = 50
 # The runs list shows this much of a run's reason; the whole of it on hover.
@@ -269,6 +269,7 @@ class RunAdmin(admin.ModelAdmin):
             **self.run_context(request, run),
             "title": f"Run #{run.pk} of {run.action.name}",
             "log": log,
+            "exchange_count": exchange_count(run),
             "log_pages": log.paginator.get_elided_page_range(log.number, on_each_side=2, on_ends=1)
             if log.paginator.num_pages > 1 else [],
             "refires": list(run.refires.only("id", "status", "refired_from_id").order_by("id")),
@@ -287,8 +288,11 @@ class RunAdmin(admin.ModelAdmin):
             return {}
         steps = chains.chain_of(run)
         status = chains.chain_status(steps)
+        to_come = chains.steps_to_come(steps)
         return {
             "chain": steps,
+            "chain_to_come": to_come,
+            "chain_length": len(steps) + len(to_come),
             "chain_badge": format_html('<span class="run-status run-status--{}">{}</span>', status,
                                        chains.chain_status_label(status)),
         }
@@ -404,6 +408,15 @@ class RunAdmin(admin.ModelAdmin):
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/runs/run/variables_form.html", context)
+
+
+def exchange_count(run):
+    """The requests, callbacks and calls in a run's log: a row stands for its repeats, a pruned row for those
+    it replaced."""
+    counted = run.exchanges.aggregate(
+        shown=Sum("repeat_count", filter=~Q(kind=ExchangeKind.PRUNED), default=0),
+        pruned=Sum("pruned_count", filter=Q(kind=ExchangeKind.PRUNED), default=0))
+    return counted["shown"] + counted["pruned"]
 
 
 def hide_callback_token(run, exchange=None):
