@@ -186,12 +186,16 @@ class RunAdmin(admin.ModelAdmin):
 
     @admin.display(description="created", ordering="created_at")
     def created(self, run):
+        # Today's runs by their time, older ones by date and minute (the list keeps one line a row).
+        local = timezone.localtime(run.created_at)
+        shown = local.strftime("%H:%M:%S" if local.date() == timezone.localdate() else "%Y-%m-%d %H:%M")
         return format_html('<time datetime="{}" title="{}">{}</time>', run.created_at.isoformat(),
-                           date_format(timezone.localtime(run.created_at), "DATETIME_FORMAT"),
-                           timezone.localtime(run.created_at).strftime("%Y-%m-%d %H:%M:%S"))
+                           date_format(local, "DATETIME_FORMAT"), shown)
 
     def changelist_view(self, request, extra_context=None):
-        return super().changelist_view(request, {"title": "Runs", **(extra_context or {})})
+        # The app navigation is hidden here (the breadcrumbs lead back): its width goes to the runs' columns.
+        return super().changelist_view(request, {"title": "Runs", "is_nav_sidebar_enabled": False,
+                                                 **(extra_context or {})})
 
     def get_changelist_instance(self, request):
         # A filter's value holding NUL matches nothing stored, and PostgreSQL refuses even the question: the
