@@ -171,7 +171,7 @@ class RunAdmin(admin.ModelAdmin):
     @admin.display(description="reason")
     def reason_text(self, run):
         reason = run.reason or run.get_status_display()
-        return format_html('<span class="run-list-reason" title="{}">{}</span>', reason,
+        return format_html('<span class="run-list-reason" title="{}" data-run-reason="{}">{}</span>', reason, run.pk,
                            Truncator(reason).chars(REASON_CHARS))
 
     @admin.display(description="action", ordering="action__name")
@@ -215,12 +215,14 @@ class RunAdmin(admin.ModelAdmin):
         ids = [int(value) for value in request.GET.getlist("id")[:LIVE_IDS] if value.isdigit() and len(value) < 19]
         now = clock.now()
         runs = {}
-        for run in Run.objects.filter(pk__in=ids).only("id", "status", "attempt", "next_poll_at", "started_at",
-                                                         "finished_at"):
+        for run in Run.objects.filter(pk__in=ids).only("id", "status", "reason", "attempt", "next_poll_at",
+                                                         "started_at", "finished_at"):
             css, label, title = status_of(run)
+            reason = run.reason or label
             runs[str(run.pk)] = {"status": run.status, "label": label, "css": f"run-status--{css}", "title": title,
                                  "active": run.status in WORKING, "requests": run.attempt,
-                                 "duration": duration_text(run_duration(run, now))}
+                                 "duration": duration_text(run_duration(run, now)), "reason": reason,
+                                 "reason_short": Truncator(reason).chars(REASON_CHARS)}
         return JsonResponse({"runs": runs})
 
     @admin.display(description="refired")

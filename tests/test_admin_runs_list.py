@@ -113,7 +113,8 @@ def test_the_live_endpoint_says_status_requests_and_duration_of_the_runs_asked_f
     assert set(answer["runs"]) == {str(active.pk), str(finished.pk)}
     assert answer["runs"][str(active.pk)] == {
         "status": "polling", "label": "Polling", "css": "run-status--polling", "title": "", "active": True,
-        "requests": active.attempt, "duration": answer["runs"][str(active.pk)]["duration"]}
+        "requests": active.attempt, "duration": answer["runs"][str(active.pk)]["duration"],
+        "reason": "Polling.", "reason_short": "Polling."}
     assert answer["runs"][str(active.pk)]["duration"].endswith(("ms", "s"))
     assert answer["runs"][str(finished.pk)]["label"] == "Failed"
     assert answer["runs"][str(finished.pk)]["active"] is False

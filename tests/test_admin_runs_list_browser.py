@@ -78,6 +78,8 @@ def test_a_row_goes_from_polling_to_succeeded_without_a_reload(admin_page, site,
     assert requests == str(run.attempt) and run.attempt >= 2
     assert page.locator(f"[data-run-duration='{run.pk}']").inner_text().endswith("s")
     assert badge.get_attribute("data-run-live") is None  # followed no longer
+    reason = page.locator(f"[data-run-reason='{run.pk}']")
+    assert reason.inner_text().startswith("Stop condition matched") and reason.get_attribute("title") == run.reason
 
 
 @pytest.mark.cluster

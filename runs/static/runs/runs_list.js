@@ -1,5 +1,5 @@
 // The runs list: the rows of active runs follow their runs by themselves. Every 2 s it asks the list's live
-// endpoint about the runs still active on the page and updates their status, requests and duration in place;
+// endpoint about the runs still active on the page and updates their status, reason, requests and duration in place;
 // it stops when none is active, waits longer after each failed request, and asks nothing while the tab is hidden.
 "use strict";
 {
@@ -22,6 +22,11 @@
         if (requests) requests.textContent = String(run.requests);
         const duration = document.querySelector(`#result_list [data-run-duration="${id}"]`);
         if (duration) duration.textContent = run.duration;
+        const reason = document.querySelector(`#result_list [data-run-reason="${id}"]`);
+        if (reason) {
+            reason.textContent = run.reason_short;
+            reason.title = run.reason;
+        }
     }
 
     function follow(endpoint) {
