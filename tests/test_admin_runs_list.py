@@ -90,7 +90,7 @@ def test_runs_created_at_the_same_time_are_listed_newest_id_first(staff, failing
 
 def test_only_active_rows_are_marked_for_following(staff, failing, endless):
     finished = drive(start_run(failing, {}))
-    active = step(start_run(endless, {}))
+    active = step(step(start_run(endless, {})))
 
     html = staff.get(LIST).content.decode()
 
@@ -105,7 +105,7 @@ def test_only_active_rows_are_marked_for_following(staff, failing, endless):
 
 def test_the_live_endpoint_says_status_requests_and_duration_of_the_runs_asked_for(staff, failing, endless):
     finished = drive(start_run(failing, {}))
-    active = step(start_run(endless, {}))
+    active = step(step(start_run(endless, {})))
     other = start_run(failing, {})
 
     answer = staff.get(LIVE, {"id": [active.pk, finished.pk, "abc", "99999999"]}).json()
@@ -155,7 +155,7 @@ def test_refire_selected_first_says_what_will_happen_to_each_run_and_does_nothin
     failed = drive(start_run(failing, {"env": "production"}))
     refired_before = drive(start_run(failing, {}))
     earlier_refire = start_run(failing, {}, refired_from=refired_before)
-    running = step(start_run(endless, {}))
+    running = step(step(start_run(endless, {})))
     before = Run.objects.count()
 
     page = post_action(staff, "refire_selected", [failed, refired_before, running])
@@ -175,7 +175,7 @@ def test_refire_selected_refires_with_the_same_variables_and_names_each_refusal(
     failed = drive(start_run(failing, {"env": "production", "note": "n-1"}))
     refired_before = drive(start_run(failing, {}))
     start_run(failing, {}, refired_from=refired_before)
-    running = step(start_run(endless, {}))
+    running = step(step(start_run(endless, {})))
     page = post_action(staff, "refire_selected", [failed, refired_before, running])
 
     done = confirm(staff, page)
@@ -236,7 +236,7 @@ def job_action_succeeding(action):
 
 
 def test_cancel_selected_asks_first_then_cancels_and_names_what_it_could_not(staff, endless, failing, other_server):
-    active = [step(start_run(endless, {})) for _ in range(2)]
+    active = [step(step(start_run(endless, {}))) for _ in range(2)]
     stubborn = step(start_run(job_action(other_server, final="running", cancelable=False, name="Stubborn job"), {}))
     finished = drive(start_run(failing, {}))
     selected = [*active, stubborn, finished]
@@ -263,7 +263,7 @@ def test_cancel_selected_asks_first_then_cancels_and_names_what_it_could_not(sta
 
 def test_a_viewer_is_offered_no_bulk_action_and_cannot_post_one(viewer, failing, endless):
     failed = drive(start_run(failing, {}))
-    active = step(start_run(endless, {}))
+    active = step(step(start_run(endless, {})))
 
     html = viewer.get(LIST).content.decode()
     assert "refire_selected" not in html and "cancel_selected" not in html
