@@ -207,3 +207,56 @@ def test_the_run_page_log_reads_at_1366_and_390(browser, site, admin_user, faile
         assert page.evaluate("document.documentElement.scrollWidth") <= width
     finally:
         page.context.close()
+
+
+def test_live_rows_ask_every_2_s_wait_longer_after_errors_pause_when_hidden_and_stop_when_settled(
+        browser, site, admin_user):  # noqa: F811
+    """The page's clock is Playwright's: timers fire when the test moves it, so what is asked when is exact."""
+    action = make_action("http://127.0.0.1:9/", name="Watched")
+    run = Run.objects.create(action=action, integration=action.integration, status=Status.POLLING, attempt=1,
+                             reason="Polling.", started_at=timezone.now(), callback_token="watched")
+    page = open_page(browser, site, width=1366, height=900)
+    try:
+        asked = []
+        page.on("request", lambda request: asked.append(request.url) if "/admin/runs/run/live/" in request.url
+                else None)
+        start = timezone.now()
+        page.clock.install(time=start)
+        page.clock.pause_at(start + timedelta(seconds=1))  # time moves only when the test moves it
+        page.goto(LIST)
+
+        def tick(ms, *, expect):
+            before = len(asked)
+            if expect:
+                with page.expect_response(lambda response: "/admin/runs/run/live/" in response.url):
+                    page.clock.run_for(ms)
+            else:
+                page.clock.run_for(ms)
+            return len(asked) - before
+
+        assert tick(1900, expect=False) == 0
+        assert tick(100, expect=True) == 1
+        assert asked[-1].endswith(f"/admin/runs/run/live/?id={run.pk}")
+
+        page.route("**/admin/runs/run/live/**", lambda route: route.fulfill(status=503, body="busy"))
+        assert tick(2000, expect=True) == 1  # fails: the next question waits 4 s
+        assert tick(3900, expect=False) == 0
+        assert tick(100, expect=True) == 1  # fails again: 8 s
+        page.unroute("**/admin/runs/run/live/**")
+        assert tick(7900, expect=False) == 0
+        assert tick(100, expect=True) == 1  # answered: every 2 s again
+
+        page.evaluate("Object.defineProperty(document, 'hidden', {configurable: true, get: () => true})")
+        assert tick(2000, expect=False) == 0  # the timer due now finds the tab hidden and asks nothing
+        assert tick(10000, expect=False) == 0
+        page.evaluate("""Object.defineProperty(document, 'hidden', {configurable: true, get: () => false});
+                         document.dispatchEvent(new Event('visibilitychange'));""")
+        Run.objects.filter(pk=run.pk).update(status=Status.SUCCEEDED, reason="The service answered 200.",
+                                             finished_at=timezone.now(), attempt=2)
+        assert tick(2000, expect=True) == 1
+        badge = row_badge(page, run)
+        badge.filter(has_text=re.compile("^Succeeded$")).wait_for(timeout=5000)
+        assert page.locator(f"[data-run-requests='{run.pk}']").inner_text() == "2"
+        assert tick(30000, expect=False) == 0  # none active: it stopped asking
+    finally:
+        page.context.close()
