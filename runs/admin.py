@@ -56,7 +56,8 @@ def run_url(run_id):
 def status_of(run):
     """(css class, label, title) of a run's status badge: a run due later than now is "Scheduled"."""
     if run.is_scheduled:
-        return "scheduled", "Scheduled", f"Starts at {date_format(timezone.localtime(run.next_poll_at), 'DATETIME_FORMAT')}"
+        starts = date_format(timezone.localtime(run.next_poll_at), "DATETIME_FORMAT")
+        return "scheduled", "Scheduled", f"Starts at {starts}"
     return run.status, run.get_status_display(), ""
 
 

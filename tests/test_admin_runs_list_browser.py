@@ -119,7 +119,8 @@ def many_runs(transactional_db, site):
               "It said it was down for maintenance until tomorrow morning.")
     return Run.objects.bulk_create(
         Run(action=first if n % 2 else second, integration=first.integration, variables={"n": n},
-            status=Status.FAILED if n % 3 else Status.SUCCEEDED, reason=reason if n % 3 else "The service answered 200.",
+            status=Status.FAILED if n % 3 else Status.SUCCEEDED,
+            reason=reason if n % 3 else "The service answered 200.",
             attempt=1, created_at=now - timedelta(seconds=n), started_at=now - timedelta(seconds=n),
             finished_at=now - timedelta(seconds=n) + timedelta(milliseconds=300), callback_token=f"many-{n}")
         for n in range(60))
