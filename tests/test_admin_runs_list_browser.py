@@ -261,3 +261,38 @@ def test_live_rows_ask_every_2_s_wait_longer_after_errors_pause_when_hidden_and_
         assert tick(30000, expect=False) == 0  # none active: it stopped asking
     finally:
         page.context.close()
+
+
+def test_reject_asks_first_and_the_rejected_run_does_not_read_success(browser, site, admin_user):  # noqa: F811
+    action = make_action("http://127.0.0.1:9/", name="Checked", finish_on_success=False)
+    run = Run.objects.create(
+        action=action, integration=action.integration, status=Status.WAITING_CONFIRMATION, attempt=1,
+        reason="Stop condition matched: status equals 'done' matched (found \"done\"): success. "
+               "Waiting for a person to confirm success.", started_at=timezone.now(), callback_token="checked")
+    page = open_page(browser, site, width=390, height=844)
+    try:
+        page.goto(reverse("admin:runs_run_change", args=[run.pk]))
+        page.fill("#reject-reason", "wrong amount")
+        asked = []
+
+        def answer(dialog, accept):
+            asked.append(dialog.message)
+            dialog.accept() if accept else dialog.dismiss()
+
+        page.once("dialog", lambda dialog: answer(dialog, False))
+        page.click("button.run-reject")
+        assert asked == [f"Reject the success of run #{run.pk}? It fails."]
+        run.refresh_from_db()
+        assert run.status == Status.WAITING_CONFIRMATION  # dismissed: nothing was posted
+
+        page.once("dialog", lambda dialog: answer(dialog, True))
+        with page.expect_navigation():
+            page.click("button.run-reject")
+        run.refresh_from_db()
+        assert run.status == Status.FAILED
+        headline = page.inner_text(".run-reason")
+        assert headline.startswith("Success rejected by alice: wrong amount. Overruled: the conditions said success")
+        assert not headline.endswith(": success.")
+        screenshot(page, "run-page-rejected-390")
+    finally:
+        page.context.close()
