@@ -15,24 +15,29 @@ from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Prefetch, Q
-from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.db.models import Prefetch, Q, Sum
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
 
 from integrations import safejson
 from integrations.models import Action
 
-from . import callback_urls, chains, clock, debug_view, services
+from . import bulk, callback_urls, chains, clock, debug_view, services
 from .downloads import file_response
 from .forms import VariablesForm
-from .models import WORKING, Exchange, Run, RunFile
+from .models import WORKING, Exchange, ExchangeKind, Run, RunFile
 
 LOG_PAGE_SIZE = 50
+# The runs list shows this much of a run's reason; the whole of it on hover.
+REASON_CHARS = 90
+# Rows of the runs list one request of runs_list.js asks about (a page holds list_per_page of them).
+LIVE_IDS = 200
 # A search reads the variables of every run (no index helps with a substring of JSON text), then the
 # list counts what it found and reads a page of it: two such scans. It scans once for the ids of the
 # runs found, and when they are this many or fewer (an order number, a customer: the usual search),
@@ -48,11 +53,19 @@ def run_url(run_id):
     return reverse("admin:runs_run_change", args=[run_id])
 
 
-def status_badge(run):
+def status_of(run):
+    """(css class, label, title) of a run's status badge: a run due later than now is "Scheduled"."""
     if run.is_scheduled:
-        return format_html('<span class="run-status run-status--scheduled" title="Starts at {}">Scheduled</span>',
-                           date_format(timezone.localtime(run.next_poll_at), "DATETIME_FORMAT"))
-    return format_html('<span class="run-status run-status--{}">{}</span>', run.status, run.get_status_display())
+        starts = date_format(timezone.localtime(run.next_poll_at), "DATETIME_FORMAT")
+        return "scheduled", "Scheduled", f"Starts at {starts}"
+    return run.status, run.get_status_display(), ""
+
+
+def status_badge(run, attrs=""):
+    css, label, title = status_of(run)
+    if title:
+        return format_html('<span class="run-status run-status--{}" title="{}"{}>{}</span>', css, title, attrs, label)
+    return format_html('<span class="run-status run-status--{}"{}>{}</span>', css, attrs, label)
 
 
 def duration_text(seconds):
@@ -87,8 +100,8 @@ class ActionListFilter(admin.RelatedFieldListFilter):
 
 @admin.register(Run)
 class RunAdmin(admin.ModelAdmin):
-    list_display = ["run_number", "status_badge", "action_link", "integration", "requests", "duration",
-                    "created", "refire_links"]
+    list_display = ["run_number", "status_badge", "reason_text", "action_link", "integration", "requests",
+                    "duration", "created", "refire_links"]
     list_display_links = ["run_number"]
     list_filter = ["status", "integration", ("action", ActionListFilter), ("created_at", admin.DateFieldListFilter),
                    "rehearsal"]
@@ -98,9 +111,11 @@ class RunAdmin(admin.ModelAdmin):
     ordering = ["-created_at", "-id"]
     list_per_page = 50
     show_full_result_count = False
+    actions = [bulk.refire_selected, bulk.cancel_selected]
 
     class Media:
         css = {"all": ["runs/runs.css"]}
+        js = ["runs/runs_list.js"]
 
     # --- permissions: runs are started from actions, never added or edited as forms ---------------------------
 
@@ -117,11 +132,15 @@ class RunAdmin(admin.ModelAdmin):
     def may_operate(request):
         return request.user.has_perm("runs.change_run")
 
+    def has_operate_permission(self, request):
+        """Who may use the bulk actions: whoever may refire and cancel one run."""
+        return self.may_operate(request)
+
     # --- the list --------------------------------------------------------------------------------------------
 
     def get_queryset(self, request):
         refires = Prefetch("refires", queryset=Run.objects.only("id", "refired_from_id").order_by("id"))
-        return super().get_queryset(request).defer("fields", "reason").prefetch_related(refires)
+        return super().get_queryset(request).defer("fields").prefetch_related(refires)
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
@@ -145,25 +164,39 @@ class RunAdmin(admin.ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, run):
+        # runs_list.js follows the rows of active runs: it asks live_view about them and updates them in place.
+        if run.status in WORKING:
+            return status_badge(run, format_html(' data-run-live="{}"', run.pk))
         return status_badge(run)
+
+    @admin.display(description="reason")
+    def reason_text(self, run):
+        reason = run.reason or run.get_status_display()
+        return format_html('<span class="run-list-reason" title="{}" data-run-reason="{}">{}</span>', reason, run.pk,
+                           Truncator(reason).chars(REASON_CHARS))
 
     @admin.display(description="action", ordering="action__name")
     def action_link(self, run):
-        return format_html('<a href="{}">{}</a>', reverse("admin:integrations_action_change", args=[run.action_id]),
+        return format_html('<a href="{}" class="run-list-action" title="{}">{}</a>',
+                           reverse("admin:integrations_action_change", args=[run.action_id]), run.action.name,
                            run.action.name)
 
     @admin.display(description="requests", ordering="attempt")
     def requests(self, run):
-        return run.attempt
+        return format_html('<span data-run-requests="{}">{}</span>', run.pk, run.attempt)
 
     @admin.display(description="created", ordering="created_at")
     def created(self, run):
+        # Today's runs by their time, older ones by date and minute (the list keeps one line a row).
+        local = timezone.localtime(run.created_at)
+        shown = local.strftime("%H:%M:%S" if local.date() == timezone.localdate() else "%Y-%m-%d %H:%M")
         return format_html('<time datetime="{}" title="{}">{}</time>', run.created_at.isoformat(),
-                           date_format(timezone.localtime(run.created_at), "DATETIME_FORMAT"),
-                           timezone.localtime(run.created_at).strftime("%Y-%m-%d %H:%M:%S"))
+                           date_format(local, "DATETIME_FORMAT"), shown)
 
     def changelist_view(self, request, extra_context=None):
-        return super().changelist_view(request, {"title": "Runs", **(extra_context or {})})
+        # The app navigation is hidden here (the breadcrumbs lead back): its width goes to the runs' columns.
+        return super().changelist_view(request, {"title": "Runs", "is_nav_sidebar_enabled": False,
+                                                 **(extra_context or {})})
 
     def get_changelist_instance(self, request):
         # A filter's value holding NUL matches nothing stored, and PostgreSQL refuses even the question: the
@@ -174,7 +207,24 @@ class RunAdmin(admin.ModelAdmin):
 
     @admin.display(description="duration")
     def duration(self, run):
-        return duration_text(run_duration(run))
+        return format_html('<span data-run-duration="{}">{}</span>', run.pk, duration_text(run_duration(run)))
+
+    def live_view(self, request):
+        """JSON for runs_list.js: the status, requests and duration of the runs named by ``?id=``."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        ids = [int(value) for value in request.GET.getlist("id")[:LIVE_IDS] if value.isdigit() and len(value) < 19]
+        now = clock.now()
+        runs = {}
+        for run in Run.objects.filter(pk__in=ids).only("id", "status", "reason", "attempt", "next_poll_at",
+                                                         "started_at", "finished_at"):
+            css, label, title = status_of(run)
+            reason = run.reason or label
+            runs[str(run.pk)] = {"status": run.status, "label": label, "css": f"run-status--{css}", "title": title,
+                                 "active": run.status in WORKING, "requests": run.attempt,
+                                 "duration": duration_text(run_duration(run, now)), "reason": reason,
+                                 "reason_short": Truncator(reason).chars(REASON_CHARS)}
+        return JsonResponse({"runs": runs})
 
     @admin.display(description="refired")
     def refire_links(self, run):
@@ -192,6 +242,7 @@ class RunAdmin(admin.ModelAdmin):
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
+            path("live/", view(self.live_view), name="runs_run_live"),
             path("<int:object_id>/refire/", view(self.refire_view), name="runs_run_refire"),
             path("<int:object_id>/cancel/", view(self.cancel_view), name="runs_run_cancel"),
             path("<int:object_id>/start/", view(self.start_view), name="runs_run_start"),
@@ -225,6 +276,7 @@ class RunAdmin(admin.ModelAdmin):
             **self.run_context(request, run),
             "title": f"Run #{run.pk} of {run.action.name}",
             "log": log,
+            "exchange_count": exchange_count(run),
             "log_pages": log.paginator.get_elided_page_range(log.number, on_each_side=2, on_ends=1)
             if log.paginator.num_pages > 1 else [],
             "refires": list(run.refires.only("id", "status", "refired_from_id").order_by("id")),
@@ -243,8 +295,11 @@ class RunAdmin(admin.ModelAdmin):
             return {}
         steps = chains.chain_of(run)
         status = chains.chain_status(steps)
+        to_come = chains.steps_to_come(steps)
         return {
             "chain": steps,
+            "chain_to_come": to_come,
+            "chain_length": len(steps) + len(to_come),
             "chain_badge": format_html('<span class="run-status run-status--{}">{}</span>', status,
                                        chains.chain_status_label(status)),
         }
@@ -360,6 +415,15 @@ class RunAdmin(admin.ModelAdmin):
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/runs/run/variables_form.html", context)
+
+
+def exchange_count(run):
+    """The requests, callbacks and calls in a run's log: a row stands for its repeats, a pruned row for those
+    it replaced."""
+    counted = run.exchanges.aggregate(
+        shown=Sum("repeat_count", filter=~Q(kind=ExchangeKind.PRUNED), default=0),
+        pruned=Sum("pruned_count", filter=Q(kind=ExchangeKind.PRUNED), default=0))
+    return counted["shown"] + counted["pruned"]
 
 
 def hide_callback_token(run, exchange=None):

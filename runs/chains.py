@@ -57,6 +57,19 @@ def chain_of(run):
     return steps
 
 
+def steps_to_come(steps):
+    """The actions of the chain's steps not run yet, in order: after the last step's action, its next actions as
+    defined now (a chain counts every step it defines, not only those that ran)."""
+    action = steps[-1].run.action.next_action if steps else None
+    seen = {step.run.action_id for step in steps}
+    actions = []
+    while action is not None and action.pk not in seen and len(steps) + len(actions) < MAX_STEPS:
+        seen.add(action.pk)
+        actions.append(action)
+        action = action.next_action
+    return actions
+
+
 def _attempts(root):
     """``root`` and every run refired from it, however indirectly, oldest first (with their actions)."""
     found, frontier = [], [root.pk]

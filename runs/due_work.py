@@ -207,7 +207,7 @@ def _send(run, definition, now, *, first, files):
         outbound = build(definition, run, part, attempt=attempt, context=context, files=files)
         save_as = _file_name(action, context) if _keeps_file(action, first) else ""
     except (UnknownPlaceholder, BuildError) as exc:
-        return _not_built(run, definition, kind, str(exc), now)
+        return _not_built(run, definition, kind, str(exc), now, getattr(exc, "name", None))
     if save_as:
         outbound = replace(outbound, max_bytes=settings.INTEGRATIONS_MAX_FILE_BYTES)
     notes = []
@@ -279,14 +279,28 @@ def _timed_out(run, definition, now):
     return move(unchanged(run), Status.TIMED_OUT, f"Timed out after {limit:g} s {what}.", now)
 
 
-def _not_built(run, definition, kind, message, now):
+def _not_built(run, definition, kind, message, now, missing=None):
     decision = unchanged(run)
     decision.exchanges.append(exchange_log.exchange(
         run, kind, at=now, redactor=definition.redactor, sent=False, error=message, failed=FailedPart.REQUEST,
         decision="Not sent: the request could not be built.",
     ))
-    reason = definition.redactor.text(f"The request could not be built: {message}")
+    cause = _mapping_found_nothing(run, definition, missing)
+    what = "The request" if kind == ExchangeKind.REQUEST else "The poll"
+    reason = definition.redactor.text(f"{what} could not be built: {cause or message}")
     return move(decision, Status.FAILED, reason, now)
+
+
+def _mapping_found_nothing(run, definition, name):
+    """The root cause when placeholder ``name`` is the field of one of the action's request mappings that found
+    nothing in the first request's answer (the one exchange those mappings read); "" otherwise."""
+    if name is None or name in run.fields:
+        return ""
+    for mapping in definition.request_mappings:
+        if mapping.field == name:
+            return (f"the mapping {mapping.field} <- {mapping.path} found nothing in the answer to the first request "
+                    f"(attempt {run.attempt}), so {{{{ {name} }}}} has no value.")
+    return ""
 
 
 def _interrupted_first_request(run, definition, now):
@@ -390,7 +404,9 @@ def _judge(step, decision):
         return _note(succeed(decision, definition, reason, step.now), notes)
 
     if not accepted:
-        _note(decision, notes)
+        # No stop condition matched, and the status is not accepted: the error policy decides, and says so
+        # (the conditions' "no match" would contradict the headline).
+        _note(decision, notes[:-1])
         if received.status == 429:
             policy, safe = action.on_rate_limited, True
         elif received.status >= 500:
@@ -400,7 +416,8 @@ def _judge(step, decision):
             policy, safe = action.on_other_status, False
         message = (f"The service answered {received.status}, which is not an accepted status "
                    f"({action.accepted_statuses}).")
-        return _on_error(step, decision, policy, message, repeat_safe=safe)
+        said = f"{received.status} is not an accepted status ({action.accepted_statuses})"
+        return _on_error(step, decision, policy, message, repeat_safe=safe, said=said)
 
     decision.consecutive_errors = 0
     if step.send.first:
@@ -426,8 +443,9 @@ def _keep_file(step, decision):
         _note(decision, [f"Kept as the file {step.send.save_as} ({len(received.body)} bytes)."])
 
 
-def _on_error(step, decision, policy, message, *, repeat_safe):
-    """Apply the action's policy for an error (a failed request or an unaccepted status)."""
+def _on_error(step, decision, policy, message, *, repeat_safe, said="The request failed"):
+    """Apply the action's policy for an error (a failed request or an unaccepted status); the log's row says
+    what the policy decided, beginning with ``said`` (what went wrong, in a few words)."""
     run, action = step.run, step.definition.action
     if step.error is not None:
         decision.failed_part = FailedPart.REQUEST
@@ -445,20 +463,38 @@ def _on_error(step, decision, policy, message, *, repeat_safe):
                 f"and a {action.method} is repeated only when the action says it is safe to repeat."
             ))
     if policy == ErrorPolicy.FAIL:
-        return _fail(step, decision, "The run fails.", f"{which}: {message}" if not step.send.first
+        return _fail(step, decision, f"{said}: the run fails.", f"{which}: {message}" if not step.send.first
                      else f"The first request failed: {message}")
     if policy == ErrorPolicy.KEEP_POLLING:
         decision.consecutive_errors = 0
-        _note(decision, ["Not an error here: polling goes on."])
-        return _next_poll(step, decision, last=message)
+        decision = _next_poll(step, decision, last=message)
+        return _note(decision, [f"{said}: not an error here, polling goes on: {_retried(step, decision)}."])
     errors = run.consecutive_errors + 1
     decision.consecutive_errors = errors
     if errors >= action.max_consecutive_errors:
-        _note(decision, ["Error limit reached: the run fails."])
+        _note(decision, [f"{said}. Error limit reached ({errors} in a row): the run fails."])
         where = "sending the first request" if step.send.first else "while polling"
         return _fail(step, decision, None, f"{errors} errors in a row {where}; the last: {message}")
-    _note(decision, [f"Error {errors} of {action.max_consecutive_errors} in a row: retried at the next interval."])
-    return _next_poll(step, decision, last=message)
+    decision = _next_poll(step, decision, last=message)
+    return _note(decision, [f"{said}. Error {errors} of {action.max_consecutive_errors} in a row: "
+                            f"{_retried(step, decision)}."])
+
+
+def _retried(step, decision):
+    """When the next attempt goes out, in words for the log: "retried in 3 s (Retry-After)"."""
+    if decision.finished or decision.next_poll_at is None:
+        return "no attempt left"
+    seconds = max((decision.next_poll_at - step.now).total_seconds(), 0)
+    if decision.deadline_at is not None and decision.next_poll_at == decision.deadline_at:
+        return f"the run times out in {_seconds(seconds)} (its deadline comes before the next attempt)"
+    headers = step.received.headers if step.received is not None else None
+    asked = scheduling.retry_after_seconds(headers)
+    why = " (Retry-After)" if asked is not None and abs(min(asked, scheduling.MAX_RETRY_AFTER) - seconds) < 0.01 else ""
+    return f"retried in {_seconds(seconds)}{why}"
+
+
+def _seconds(seconds):
+    return f"{seconds:.0f} s" if seconds >= 10 or float(seconds).is_integer() else f"{seconds:.1f} s"
 
 
 def _next_poll(step, decision, last=""):

@@ -188,7 +188,14 @@ def reject(run, *, user=None, reason=""):
     """Reject the success of a run that waits for confirmation: it fails (and can be refired)."""
     who = f" by {user}" if user else ""
     why = f": {reason.strip().rstrip('.')}." if reason and reason.strip() else "."
-    return _decide_waiting(run, Status.FAILED, lambda said: f"Success rejected{who}{why} {said}")
+    return _decide_waiting(run, Status.FAILED, lambda said: f"Success rejected{who}{why} {_overruled(said)}")
+
+
+def _overruled(said):
+    """What the conditions had said, as overruled: a failed run's reason must not end in ": success."."""
+    if said.endswith(": success."):
+        return f"Overruled: the conditions said success ({said.removesuffix(': success.')})."
+    return f"Overruled: {said}" if said else ""
 
 
 def _decide_waiting(run, status, reason):

@@ -160,3 +160,37 @@ def test_the_runs_list_filters_by_the_new_statuses(staff, db, server):
 
     assert [run.pk for run in response.context["cl"].result_list] == [two.pk]
     assert "Waiting for confirmation" in text_of(response)
+
+
+def test_the_chain_counts_every_step_it_defines_not_only_those_that_ran(staff, db, server):
+    first = two_steps(server, auto_start=False)
+    make_action(server.base_url, integration=first.integration, name="Ship", url="/orders/{{ the_id }}/ship",
+                after=first.next_action)
+    one = drive(start_run(first))
+    two = next_of(one)
+
+    response = staff.get(run_page(one))
+
+    assert response.context["chain_length"] == 3
+    text = text_of(response)
+    assert "Chain · 3 steps Waiting for a person" in text
+    assert f"Pay Waiting to start run #{two.pk}" in text
+    assert "Ship not started yet" in text
+
+
+def test_a_rejected_run_says_its_success_was_overruled_not_success(staff, db, server):
+    server.script("/orders", reply(201, json={"id": "o-7"}))
+    first = make_action(server.base_url, name="Create", url="/orders", stop=[("id", "equals", "o-7", "success")],
+                        finish_on_success=False)
+    make_action(server.base_url, integration=first.integration, name="Pay", url="/orders/o-7/pay", after=first)
+    one = drive(start_run(first))
+    assert one.reason.startswith("Stop condition matched: ") and one.status == Status.WAITING_CONFIRMATION
+    page = staff.get(run_page(one)).content.decode()
+    assert f'data-confirm="Reject the success of run #{one.pk}? It fails, and the chain does not go on."' in page
+
+    response = staff.post(reverse("admin:runs_run_reject", args=[one.pk]), {"reason": "wrong amount"}, follow=True)
+
+    one.refresh_from_db()
+    assert one.reason.startswith("Success rejected by alice: wrong amount. Overruled: the conditions said success (")
+    assert not one.reason.endswith(": success.")
+    assert one.reason in text_of(response)

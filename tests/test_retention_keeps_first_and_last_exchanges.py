@@ -92,7 +92,7 @@ def test_the_pruned_row_is_shown_in_the_actions_log_and_the_debug_view(db, serve
 
     assert "14 exchanges pruned (attempts 4 to 17)" in page
     assert "a log keeps its first and last 3 exchanges" in page
-    assert "7 exchanges, newest first" in page
+    assert "20 exchanges in 7 rows, newest first" in page  # the pruned row stands for 14
     assert debug.status_code == 200
     assert "14 exchanges pruned (attempts 4 to 17)" in text_of(debug)
     assert "Copy as cURL" not in text_of(debug)
