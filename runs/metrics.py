@@ -38,6 +38,8 @@ def prepare():
     """In the runworkers parent, before the cluster forks."""
     global _counts
     _counts = multiprocessing.get_context("fork").Array("d", len(SLOTS))
+    _ring.clear()
+    _ring.append((time.monotonic(), 0.0, 0.0))
 
 
 def add(name, amount=1.0):

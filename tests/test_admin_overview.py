@@ -193,3 +193,33 @@ def test_the_overview_costs_the_same_queries_however_many_runs(client, admin_use
 
     assert Run.objects.count() == 15
     assert queries() == few
+
+
+def test_the_poll_lag_is_that_of_the_last_minute_of_every_live_cluster(client, admin_user):
+    for holder, count, total in [("a" * 32, 3, 1.5), ("b" * 32, 1, 0.5)]:
+        Heartbeat.objects.create(holder=holder, host="here", pid=1, seen_at=timezone.now(),
+                                 counters={"poll_lag_minute_count": count, "poll_lag_minute_sum": total})
+
+    html = index(client, admin_user)
+
+    assert re.search(r"<dt>Poll lag, last minute</dt><dd>0.50 s</dd>", html)
+
+
+def test_a_cluster_counts_the_poll_lag_of_its_last_minute(monkeypatch):
+    from runs import metrics
+
+    now = [1000.0]
+    monkeypatch.setattr(metrics.time, "monotonic", lambda: now[0])
+    metrics.prepare()
+    try:
+        metrics.claimed([1.0, 3.0], 0)
+        first = metrics.snapshot()
+        now[0] += 61
+        metrics.claimed([0.5], 0)
+        later = metrics.snapshot()
+    finally:
+        monkeypatch.setattr(metrics, "_counts", None)
+
+    assert (first["poll_lag_minute_count"], first["poll_lag_minute_sum"]) == (2, 4.0)
+    assert (later["poll_lag_minute_count"], later["poll_lag_minute_sum"]) == (1, 0.5)
+    assert later["poll_lag_count"] == 3
