@@ -115,6 +115,9 @@ def test_active_runs_overdue_and_waiting_are_counted_with_links(client, admin_us
     html = index(client, admin_user)
 
     assert "1 overdue" in html
+    overdue_link = unescape(re.search(r'<a class="overview-alarm" href="([^"]+)"', html)[1])
+    listed = client.get(overdue_link)
+    assert listed.status_code == 200 and overdue in listed.context["cl"].queryset
     assert f'href="{reverse("admin:runs_run_change", args=[overdue.pk])}"' in html  # the oldest
     assert "Waiting for a person" in html and "?status__exact=waiting_start" in html
     assert "?status__exact=pending" in html

@@ -82,3 +82,18 @@ def test_the_overview_groups_real_failures_by_cause(browser, live_server, admin_
         screenshot(page, f"overview-group-runs-{width}")
     finally:
         page.context.close()
+
+
+def test_a_first_time_admin_without_a_cluster_is_told_where_to_start(browser, live_server, admin_user):  # noqa: F811
+    page = logged_in_page(browser, live_server.url, "alice", "alice-password-123", width=1366, height=900)
+    try:
+        page.goto(reverse("admin:index"))
+
+        assert page.get_by_role("alert").inner_text().startswith("No cluster is alive: runs will not progress.")
+        assert page.get_by_role("heading", name="Start here").is_visible()
+        page.get_by_role("link", name="Add integration").click()
+        page.wait_for_url(re.compile(r"/admin/integrations/integration/add/"))
+        page.go_back()
+        screenshot(page, "overview-first-time-1366")
+    finally:
+        page.context.close()
