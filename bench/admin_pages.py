@@ -1,9 +1,10 @@
-"""Admin pages benchmark: the runs list, a run's page and the Debug view with a long history.
+"""Admin pages benchmark: the overview, the runs list, a run's page and the Debug view with a long history.
 
     .venv/bin/python bench/admin_pages.py                     # SQLite: 100,000 runs, 1,000,000 exchanges
     .venv/bin/python bench/admin_pages.py --runs 5000 --exchanges 50000 --largest-run 5000   # a quick one
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/admin_pages.py
     .venv/bin/python bench/admin_pages.py --explain           # and the plan of each page's queries
+    .venv/bin/python bench/admin_pages.py --pages overview    # only the overview (the admin's landing page)
 
 It seeds its own database once and reuses it while the sizes are the same: a
 SQLite file (--database, default /tmp/integrations-admin-bench.sqlite3), or
@@ -15,7 +16,10 @@ What it seeds: 4 integrations with 5 actions each, used unevenly; runs
 created over 90 days, most succeeded, some failed, timed out, cancelled or
 skipped, the last day's partly still active, 3% rehearsals, a third created
 by a user; variables with a customer, an order number, an environment and a
-note; 3% of runs are refires of a recent failed run. Exchanges: the largest
+note; 3% of runs are refires of a recent failed run. Failed and timed-out
+runs have a cause (mostly HTTP 500, some 401, timeouts, refused connections,
+failure outcomes; time limit or attempts), and every ended run is counted in
+the tallies as the write-back counts it (runs.tallies). Exchanges: the largest
 run (still polling, started 7 days ago) has --largest-run of them, nine
 others a fifth or a tenth of that, the rest about 9 a run on average (a
 request, then polls, some repeated answers, failures logged on the last).
@@ -50,7 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # Bump when what is seeded changes, so that an old benchmark database is seeded again.
-SEED_VERSION = 1
+SEED_VERSION = 2
 MARKER = "admin_bench_seed"
 DAYS = 90
 
@@ -132,6 +136,10 @@ REASONS = {
     "pending": "",
     "running": "",
 }
+CAUSES = {
+    "failed": ["status:500"] * 5 + ["status:401", "timeout", "connection", "outcome:status equals failed"],
+    "timed_out": ["time_limit", "attempts"],
+}
 FINISHED_STATUSES = ["succeeded"] * 84 + ["failed"] * 9 + ["timed_out"] * 3 + ["cancelled"] * 2 + ["skipped"] * 2
 REQUEST_HEADERS = json.dumps({"Accept": "application/json", "Authorization": "***", "User-Agent": "integrations/1"})
 RESPONSE_HEADERS = json.dumps({"Content-Type": "application/json", "Server": "nginx", "X-Request-Id": "***"})
@@ -170,6 +178,9 @@ def seed(connection, sizes, user):
     mean = (total - largest - sum(others)) / (n - len(long_runs))
     as_time = connection.ops.adapt_datetimefield_value if connection.vendor == "sqlite" else (lambda value: value)
 
+    from runs import tallies
+
+    ended = []  # tallies.Ended of every run that ended, counted as the write-back counts them
     runs, plans = [], []  # plans: (run id, exchanges, first request at, interval, status, action) for the exchanges
     refireable = deque(maxlen=200)
     for index in range(n):
@@ -207,12 +218,15 @@ def seed(connection, sizes, user):
         if status in ("succeeded", "failed", "timed_out", "cancelled", "skipped"):
             finished = created + timedelta(seconds=count * interval + rng.uniform(0.1, 2))
         active = status in ("pending", "running", "polling", "waiting_callback")
+        cause = rng.choice(CAUSES[status]) if status in CAUSES else ""
+        if finished:
+            ended.append(tallies.Ended(action.pk, action.integration_id, status, cause, started or created, finished))
         runs.append((
             run_id, action.pk, action.integration_id, status, REASONS[status], json.dumps(variables),
             json.dumps({"job_id": f"job-{run_id}"} if count else {}), rng.random() < 0.03, count, count, 0,
             as_time(now + timedelta(seconds=10)) if status == "polling" else None, None, "", "", False,
             as_time(now + timedelta(days=1)) if active else None, None, "", f"bench-{run_id}", refired_from, None,
-            user.pk if rng.random() < 0.33 else None, as_time(created), as_time(started), as_time(finished),
+            user.pk if rng.random() < 0.33 else None, as_time(created), as_time(started), as_time(finished), cause,
         ))
         plans.append((run_id, count, created + timedelta(seconds=0.2), interval, status, action))
 
@@ -230,10 +244,12 @@ def seed(connection, sizes, user):
                    "attempt", "polls", "consecutive_errors", "next_poll_at", "lease_until", "lease_token",
                    "lease_holder", "in_flight", "deadline_at", "last_exchange_id", "last_answer_digest",
                    "callback_token", "refired_from_id", "previous_run_id", "created_by_id", "created_at",
-                   "started_at", "finished_at"]
+                   "started_at", "finished_at", "cause"]
     with transaction.atomic():
         insert(connection, "runs_run", run_columns, runs)
-    del runs
+        for first in range(0, len(ended), 20000):
+            tallies.record(ended[first:first + 20000])
+    del runs, ended
 
     exchange_columns = ["id", "run_id", "kind", "attempt", "sent", "method", "url", "request_headers",
                         "request_body", "status_code", "response_headers", "response_body", "response_size",
@@ -294,8 +310,8 @@ def seed(connection, sizes, user):
 # --- the pages ---------------------------------------------------------------------------------------------
 
 
-def pages(facts):
-    """(name, URL, a text the page must show) of every page measured."""
+def pages(facts, which):
+    """(name, URL, a text the page must show) of every page measured (``which``: all, overview or runs)."""
     from django.urls import reverse
     from django.utils import timezone
 
@@ -312,7 +328,15 @@ def pages(facts):
     some = Exchange.objects.filter(run_id=average).order_by("id").values_list("id", flat=True)[1]
     searched = f"#{facts['searched_run']}"
     middle_page = max(1, facts["largest_count"] // LOG_PAGE_SIZE // 2)
-    return [
+    overview = [
+        ("overview", reverse("admin:index"), "Failures in the last 24 h"),
+        ("  failures of 7 days", reverse("admin:index") + "?within=7d", "Failures in the last 7 days"),
+        ("  a failure group's runs", f"{changelist}?" + urlencode(
+            {"cause": "status:401", "action__id__exact": facts["action"], "finished": "24h"}), "#"),
+    ]
+    if which == "overview":
+        return overview
+    runs = [
         ("runs list", changelist, "#"),
         ("  status = failed", f"{changelist}?status__exact=failed", "Failed"),
         ("  by integration", f"{changelist}?integration__id__exact={facts['integration']}", "#"),
@@ -328,6 +352,7 @@ def pages(facts):
         ("Debug view, average run", exchange_url(average, some), "Debug view"),
         ("Debug view, largest run", exchange_url(largest, middle), "Debug view"),
     ]
+    return runs if which == "runs" else overview + runs
 
 
 def run_url(run_id):
@@ -385,6 +410,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--limit", type=float, default=300, help="the most a page's median may take, in ms")
     parser.add_argument("--database", help="the SQLite file, or the PostgreSQL database on DATABASE_URL's server")
+    parser.add_argument("--pages", choices=["all", "overview", "runs"], default="all",
+                        help="which pages: the overview, the runs pages (list, run page, Debug view), or all")
     parser.add_argument("--explain", action="store_true", help="print the plan of each page's run and exchange queries")
     args = parser.parse_args()
 
@@ -427,7 +454,7 @@ def main():
     client = Client()
     client.force_login(user)
     slow = []
-    for name, page_url, expected in pages(facts):
+    for name, page_url, expected in pages(facts, args.pages):
         times, queries = measure(client, page_url, expected, args.repeats)
         median = statistics.median(times) * 1000
         sql_ms = sum(float(query["time"]) for query in queries) * 1000
@@ -436,7 +463,7 @@ def main():
             slow.append(name.strip())
         if args.explain:
             for query in queries:
-                if "runs_run" in query["sql"] or "runs_exchange" in query["sql"]:
+                if any(table in query["sql"] for table in ("runs_run", "runs_exchange", "runs_tally")):
                     print(f"    {float(query['time']) * 1000:.0f} ms: {shortened(query['sql'])}")
                     print("      " + explain(connection, query["sql"]).replace("\n", "\n      "))
     if slow:

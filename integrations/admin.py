@@ -710,9 +710,7 @@ class ActionAdmin(KeptByRunsMixin, WriteOnlyAdminMixin, admin.ModelAdmin):
 
 # --- The site -----------------------------------------------------------------------------------
 
-admin.site.site_header = "Integrations"
-admin.site.site_title = "Integrations"
-admin.site.index_title = "Overview"
+# The site's names and its index: integrations_site/admin_site.py.
 
 
 def superusers_only(model_admin_class):

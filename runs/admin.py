@@ -28,10 +28,10 @@ from django.utils.text import Truncator
 from integrations import safejson
 from integrations.models import Action
 
-from . import bulk, callback_urls, chains, clock, debug_view, services
+from . import bulk, callback_urls, causes, chains, clock, debug_view, services, tallies
 from .downloads import file_response
 from .forms import VariablesForm
-from .models import WORKING, Exchange, ExchangeKind, Run, RunFile
+from .models import WORKING, Exchange, ExchangeKind, Run, RunFile, Status, Tally
 
 LOG_PAGE_SIZE = 50
 # The runs list shows this much of a run's reason; the whole of it on hover.
@@ -98,13 +98,48 @@ class ActionListFilter(admin.RelatedFieldListFilter):
         return [(action.pk, str(action)) for action in actions]
 
 
+class CauseListFilter(admin.SimpleListFilter):
+    """Failed and timed-out runs by cause (runs.causes): the causes of the last 7 days, read from the tallies."""
+
+    title = "cause"
+    parameter_name = "cause"
+    ENDED_BADLY = [Status.FAILED, Status.TIMED_OUT]
+
+    def lookups(self, request, model_admin):
+        recent = set(Tally.objects.filter(status__in=self.ENDED_BADLY, hour__gte=tallies.since("7d", clock.now()))
+                     .values_list("cause", flat=True).distinct())
+        if self.value():
+            recent.add(self.value())
+        return sorted(((cause, causes.label(cause)) for cause in recent), key=lambda choice: choice[1])
+
+    def queryset(self, request, queryset):
+        if self.value():  # the status too, so that the cause's partial index (run_cause_idx) serves
+            return queryset.filter(status__in=self.ENDED_BADLY, cause=self.value())
+        return queryset
+
+
+class FinishedWithinFilter(admin.SimpleListFilter):
+    """Runs that ended in the last 24 h or 7 days, from the start of the hour as the overview counts them."""
+
+    title = "finished"
+    parameter_name = "finished"
+
+    def lookups(self, request, model_admin):
+        return [("24h", "In the last 24 h"), ("7d", "In the last 7 days")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("24h", "7d"):
+            return queryset.filter(finished_at__gte=tallies.since(self.value(), clock.now()))
+        return queryset
+
+
 @admin.register(Run)
 class RunAdmin(admin.ModelAdmin):
     list_display = ["run_number", "status_badge", "reason_text", "action_link", "integration", "requests",
                     "duration", "created", "refire_links"]
     list_display_links = ["run_number"]
-    list_filter = ["status", "integration", ("action", ActionListFilter), ("created_at", admin.DateFieldListFilter),
-                   "rehearsal"]
+    list_filter = ["status", CauseListFilter, "integration", ("action", ActionListFilter),
+                   ("created_at", admin.DateFieldListFilter), FinishedWithinFilter, "rehearsal"]
     list_select_related = ["action", "integration"]
     search_fields = ["variables"]
     search_help_text = "A run's number, or a value among its variables."

@@ -37,11 +37,11 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections, connection, transaction
 from django.db.models import Exists, F
 
-from . import clock, due_work, events, files, heartbeats, lifecycle, metrics, oauth, scheduling
+from . import clock, due_work, events, files, heartbeats, lifecycle, metrics, oauth, scheduling, tallies
 from .definitions import definitions_for
 from .exchange_log import exchange
 from .http import SendError, send
-from .models import CHAIN_GOES_ON, WORKING, Exchange, ExchangeKind, FailedPart, Heartbeat, Run, RunFile, Status
+from .models import CHAIN_GOES_ON, FINISHED, WORKING, Exchange, ExchangeKind, FailedPart, Heartbeat, Run, RunFile, Status
 from .outages import Outage
 from .outbound import with_access_token
 
@@ -369,13 +369,14 @@ def _write(done, stored):
         for item in done:
             changes = {**item.decision.changes(), "lease_token": "", "lease_holder": "", "lease_until": None,
                        "in_flight": False}
-            if item.decision.status in CHAIN_GOES_ON:
+            if item.decision.status in FINISHED:
                 ending.append((item.decision.run_id, item.token, changes))
             else:
                 groups.setdefault(tuple(changes), []).append((item.decision.run_id, item.token, changes))
-        # A run that succeeds is written on its own, so that its chain goes on only where this very update
-        # ended it (executemany cannot say which of its rows it changed).
-        working = list(WORKING)
+        # A run that ends is written on its own, so that its chain goes on, and it is counted in its tally,
+        # only where this very update ended it (executemany cannot say which of its rows it changed).
+        working, ended = list(WORKING), []
+        decisions = {item.decision.run_id: item.decision for item in done}
         for pk, token, changes in ending:
             fields = [Run._meta.get_field(name) for name in changes]
             columns = ", ".join(f"{qn(field.column)} = %s" for field in fields)
@@ -385,7 +386,15 @@ def _write(done, stored):
                 [_db_value(field, changes[field.name]) for field in fields] + [pk, token, *working],
             )
             if cursor.rowcount == 1:
-                go_on(pk)
+                decision = decisions[pk]
+                ended.append(tallies.Ended(decision.action_id, decision.integration_id, decision.status,
+                                           decision.cause, decision.started_at or decision.created_at,
+                                           decision.finished_at))
+                if decision.status in CHAIN_GOES_ON:
+                    go_on(pk)
+            else:  # ended before (its lease is dropped below), or taken by another worker (then nothing is)
+                groups.setdefault(tuple(changes), []).append((pk, token, changes))
+        tallies.record(ended)
         # The ORM's update() compiles a query per run, which costs more CPU than the poll: the
         # statement is compiled once per set of columns and sent with executemany.
         for names, items in groups.items():
@@ -424,11 +433,14 @@ def _write_failure(item, exc):
     message = redactor.text(f"{exc.__class__.__name__}: {exc}")
     log.error("Run %s: its decision could not be saved: %s", decision.run_id, message)
     with transaction.atomic():
+        now = clock.now()
         failed = Run.objects.filter(pk=decision.run_id, lease_token=item.token, status__in=WORKING).update(
-            status=Status.FAILED, reason=f"The result could not be saved: {message}"[:2000], finished_at=clock.now(),
-            next_poll_at=None, lease_token="", lease_holder="", lease_until=None, in_flight=False,
+            status=Status.FAILED, reason=f"The result could not be saved: {message}"[:2000], finished_at=now,
+            cause="internal", next_poll_at=None, lease_token="", lease_holder="", lease_until=None, in_flight=False,
         )
         events.record([(decision.run_id, Status.FAILED)] if failed else [])
+        if failed:
+            tallies.record([tallies.ended(Run.objects.get(pk=decision.run_id))])
         if failed and decision.exchanges:
             # The log keeps the exchange, without what the database refused (its headers and bodies).
             last = decision.exchanges[-1]

@@ -32,7 +32,7 @@ from integrations.models import ErrorPolicy, Outcome, PollingMode
 from integrations.templating import UnknownPlaceholder, render_text
 from integrations.validators import check_file_name
 
-from . import exchange_log, scheduling
+from . import causes, exchange_log, scheduling
 from .evaluation import mapped_fields, read_answer, stop_decision, unmet_conditions
 from .http import Outbound, SendError
 from .models import ACTIVE, WORKING, ExchangeKind, FailedPart, Status, check_transition
@@ -59,6 +59,8 @@ class Decision:
     deadline_at: datetime | None
     finished_at: datetime | None
     last_answer_digest: str
+    # Why a failed or timed-out run ended, reduced to its kind (runs.causes); blank otherwise.
+    cause: str = ""
     exchanges: list = field(default_factory=list)
     # What the conditions and policies said, in words, and which side of this step's exchange went
     # wrong: written on its exchange row.
@@ -71,9 +73,13 @@ class Decision:
     refused_token: int | None = None
     # Response bodies kept as files of the run (save_as_file): KeptFile, written back with the decision.
     files: list = field(default_factory=list)
+    # The run's facts its tally needs when the decision ends it (runs.tallies).
+    action_id: int | None = None
+    integration_id: int | None = None
+    created_at: datetime | None = None
 
     COLUMNS = ("status", "reason", "next_poll_at", "fields", "consecutive_errors", "started_at", "deadline_at",
-               "finished_at", "last_answer_digest")
+               "finished_at", "last_answer_digest", "cause")
 
     def changes(self):
         """The run's columns this decision writes; the last new poll row becomes the one repeats are counted on."""
@@ -132,15 +138,22 @@ def unchanged(run):
         deadline_at=run.deadline_at,
         finished_at=run.finished_at,
         last_answer_digest=run.last_answer_digest,
+        cause=run.cause,
+        action_id=run.action_id,
+        integration_id=run.integration_id,
+        created_at=run.created_at,
     )
 
 
-def move(decision, status, reason, now):
-    """``decision`` with the run moved to ``status``; refuses a move the status chart does not allow."""
+def move(decision, status, reason, now, cause=""):
+    """``decision`` with the run moved to ``status``; refuses a move the status chart does not allow, and a
+    failed or timed-out end that does not name its ``cause`` (runs.causes)."""
     if status != decision.status:
         check_transition(decision.status, status)
+    causes.check(status, cause)
     decision.status = status
     decision.reason = reason
+    decision.cause = cause
     if status not in ACTIVE:
         decision.finished_at = now
     if status not in WORKING:
@@ -276,7 +289,7 @@ def _timed_out(run, definition, now):
     waiting = {Status.WAITING_CALLBACK: "waiting for a callback", Status.POLLING: "polling"}
     what = waiting.get(run.status, "trying to send the first request")
     limit = definition.action.poll_timeout
-    return move(unchanged(run), Status.TIMED_OUT, f"Timed out after {limit:g} s {what}.", now)
+    return move(unchanged(run), Status.TIMED_OUT, f"Timed out after {limit:g} s {what}.", now, "time_limit")
 
 
 def _not_built(run, definition, kind, message, now, missing=None):
@@ -285,10 +298,10 @@ def _not_built(run, definition, kind, message, now, missing=None):
         run, kind, at=now, redactor=definition.redactor, sent=False, error=message, failed=FailedPart.REQUEST,
         decision="Not sent: the request could not be built.",
     ))
-    cause = _mapping_found_nothing(run, definition, missing)
+    root = _mapping_found_nothing(run, definition, missing)
     what = "The request" if kind == ExchangeKind.REQUEST else "The poll"
-    reason = definition.redactor.text(f"{what} could not be built: {cause or message}")
-    return move(decision, Status.FAILED, reason, now)
+    reason = definition.redactor.text(f"{what} could not be built: {root or message}")
+    return move(decision, Status.FAILED, reason, now, "template")
 
 
 def _mapping_found_nothing(run, definition, name):
@@ -315,7 +328,7 @@ def _interrupted_first_request(run, definition, now):
         f"The request may have reached the service, and a {method} is not sent twice unless the action says "
         "it is safe to repeat. Refire the run to send it again."
     )
-    return move(decision, Status.FAILED, reason, now)
+    return move(decision, Status.FAILED, reason, now, "interrupted")
 
 
 # --- after sending -----------------------------------------------------------------------
@@ -357,7 +370,8 @@ def _judge(step, decision):
     if step.error is not None:
         # Refused by our own guard, or no OAuth token to be had: sending again cannot help.
         policy = ErrorPolicy.FAIL if step.error.kind in ("blocked", "auth") else action.on_connection_error
-        return _on_error(step, decision, policy, str(step.error), repeat_safe=not step.error.reached)
+        return _on_error(step, decision, policy, str(step.error), repeat_safe=not step.error.reached,
+                         cause=causes.send_error(step.error.kind))
 
     if step.send.save_as and received.truncated and definition.accepts(received.status):
         decision.failed_part = FailedPart.RESPONSE
@@ -369,7 +383,7 @@ def _judge(step, decision):
             read = f"it is {received.size:,} bytes (Content-Length), and reading stopped after {limit:,}"
         else:
             read = f"reading stopped after {limit:,} bytes"
-        return _fail(step, decision, "Too large to keep as a file.", (
+        return _fail(step, decision, "Too large to keep as a file.", "too_large", (
             f"The response is larger than INTEGRATIONS_MAX_FILE_BYTES ({limit:,} bytes): {read}. It cannot be kept "
             f"as the file {step.send.save_as!r}."
         ))
@@ -381,12 +395,12 @@ def _judge(step, decision):
     notes = []
     if accepted and answer.parse_error and definition.needs_body:
         decision.failed_part = FailedPart.RESPONSE
-        return _fail(step, decision, answer.parse_error, answer.parse_error)
+        return _fail(step, decision, answer.parse_error, "unreadable", answer.parse_error)
     if accepted and step.send.first:
         unmet = unmet_conditions(definition.continue_conditions, answer, context, definition.redactor)
         if unmet:
             decision.failed_part = FailedPart.RESPONSE
-            return _fail(step, decision, "continue_if not met: " + "; ".join(unmet),
+            return _fail(step, decision, "continue_if not met: " + "; ".join(unmet), "continue_if",
                          "The response does not meet continue_if: " + "; ".join(unmet) + ".")
         notes.append(_store(decision, definition, definition.request_mappings, answer))
 
@@ -400,7 +414,7 @@ def _judge(step, decision):
             decision.failed_part = FailedPart.RESPONSE
         reason = f"Stop condition matched: {said}"
         if failed:
-            return _note(move(decision, Status.FAILED, reason, step.now), notes)
+            return _note(move(decision, Status.FAILED, reason, step.now, causes.outcome(matched)), notes)
         return _note(succeed(decision, definition, reason, step.now), notes)
 
     if not accepted:
@@ -417,7 +431,8 @@ def _judge(step, decision):
         message = (f"The service answered {received.status}, which is not an accepted status "
                    f"({action.accepted_statuses}).")
         said = f"{received.status} is not an accepted status ({action.accepted_statuses})"
-        return _on_error(step, decision, policy, message, repeat_safe=safe, said=said)
+        return _on_error(step, decision, policy, message, repeat_safe=safe, said=said,
+                         cause=causes.status(received.status))
 
     decision.consecutive_errors = 0
     if step.send.first:
@@ -443,9 +458,9 @@ def _keep_file(step, decision):
         _note(decision, [f"Kept as the file {step.send.save_as} ({len(received.body)} bytes)."])
 
 
-def _on_error(step, decision, policy, message, *, repeat_safe, said="The request failed"):
-    """Apply the action's policy for an error (a failed request or an unaccepted status); the log's row says
-    what the policy decided, beginning with ``said`` (what went wrong, in a few words)."""
+def _on_error(step, decision, policy, message, *, repeat_safe, cause, said="The request failed"):
+    """Apply the action's policy for an error (a failed request or an unaccepted status, ``cause``); the log's
+    row says what the policy decided, beginning with ``said`` (what went wrong, in a few words)."""
     run, action = step.run, step.definition.action
     if step.error is not None:
         decision.failed_part = FailedPart.REQUEST
@@ -458,12 +473,12 @@ def _on_error(step, decision, policy, message, *, repeat_safe, said="The request
         poll_one = step.send.counts_as_poll
         if not (repeat_safe or _repeatable(action, poll_one=poll_one)):
             _note(decision, ["Not sent again: it may have reached the service."])
-            return _fail(step, decision, None, (
+            return _fail(step, decision, None, cause, (
                 f"The first request failed: {message} It is not sent again: it may have reached the service, "
                 f"and a {action.method} is repeated only when the action says it is safe to repeat."
             ))
     if policy == ErrorPolicy.FAIL:
-        return _fail(step, decision, f"{said}: the run fails.", f"{which}: {message}" if not step.send.first
+        return _fail(step, decision, f"{said}: the run fails.", cause, f"{which}: {message}" if not step.send.first
                      else f"The first request failed: {message}")
     if policy == ErrorPolicy.KEEP_POLLING:
         decision.consecutive_errors = 0
@@ -474,7 +489,7 @@ def _on_error(step, decision, policy, message, *, repeat_safe, said="The request
     if errors >= action.max_consecutive_errors:
         _note(decision, [f"{said}. Error limit reached ({errors} in a row): the run fails."])
         where = "sending the first request" if step.send.first else "while polling"
-        return _fail(step, decision, None, f"{errors} errors in a row {where}; the last: {message}")
+        return _fail(step, decision, None, cause, f"{errors} errors in a row {where}; the last: {message}")
     decision = _next_poll(step, decision, last=message)
     return _note(decision, [f"{said}. Error {errors} of {action.max_consecutive_errors} in a row: "
                             f"{_retried(step, decision)}."])
@@ -504,7 +519,8 @@ def _next_poll(step, decision, last=""):
     if limit and step.send.counts_as_poll and run.polls >= limit:
         tail = f"; the last: {last.rstrip('.')}" if last else ""
         return move(decision, Status.TIMED_OUT,
-                    f"No stop condition matched in {run.polls} polls (the attempt limit){tail}.", step.now)
+                    f"No stop condition matched in {run.polls} polls (the attempt limit){tail}.", step.now,
+                    "attempts")
     delay = scheduling.backoff_delay(
         action.poll_interval, run.polls, exponential=action.poll_backoff == "exponential", cap=action.poll_backoff_max
     )
@@ -518,9 +534,9 @@ def _next_poll(step, decision, last=""):
     return decision
 
 
-def _fail(step, decision, note, reason):
+def _fail(step, decision, note, cause, reason):
     _note(decision, [note])
-    return move(decision, Status.FAILED, step.definition.redactor.text(reason), step.now)
+    return move(decision, Status.FAILED, step.definition.redactor.text(reason), step.now, cause)
 
 
 def _note(decision, notes):
@@ -608,7 +624,7 @@ def judge_callback(run, definition, row, now):
     decided(" ".join(filter(None, notes)))
     reason = redactor.text(f"Stop condition matched: {said}")
     if matched.outcome == Outcome.FAILURE:
-        return move(decision, Status.FAILED, reason, now)
+        return move(decision, Status.FAILED, reason, now, causes.outcome(matched))
     return succeed(decision, definition, reason, now)
 
 
@@ -629,4 +645,4 @@ def internal_failure(run, definition, exc, stage, now):
     decision = unchanged(run)
     if run.status not in WORKING:
         return decision
-    return move(decision, Status.FAILED, f"Internal error while {stage}: {message}"[:2000], now)
+    return move(decision, Status.FAILED, f"Internal error while {stage}: {message}"[:2000], now, "internal")

@@ -8,7 +8,9 @@ labelled by cluster, beside gauges read from the database. Outside a cluster
 nothing is counted.
 """
 
+import collections
 import multiprocessing
+import time
 
 REQUEST_KINDS = ("request", "poll")
 # SendError kinds (runs/http.py), then answers by status.
@@ -26,12 +28,18 @@ SLOTS = (
 _INDEX = {name: position for position, name in enumerate(SLOTS)}
 
 _counts = None
+# The poll lag counts of the last minute's snapshots (monotonic time, count, sum), oldest first: the
+# overview shows how late runs were claimed lately, not since the cluster started.
+MINUTE = 60.0
+_ring = collections.deque()
 
 
 def prepare():
     """In the runworkers parent, before the cluster forks."""
     global _counts
     _counts = multiprocessing.get_context("fork").Array("d", len(SLOTS))
+    _ring.clear()
+    _ring.append((time.monotonic(), 0.0, 0.0))
 
 
 def add(name, amount=1.0):
@@ -81,8 +89,23 @@ def claimed(lags, takeovers):
 
 
 def snapshot():
-    """{slot: count} of this cluster, or {} outside one."""
+    """{slot: count} of this cluster, or {} outside one; with the poll lag of the last minute
+    (``poll_lag_minute_count`` and ``_sum``)."""
     if _counts is None:
         return {}
     with _counts.get_lock():
-        return {name: _counts[position] for position, name in enumerate(SLOTS)}
+        counts = {name: _counts[position] for position, name in enumerate(SLOTS)}
+    now = time.monotonic()
+    _ring.append((now, counts["poll_lag_count"], counts["poll_lag_sum"]))
+    while len(_ring) > 1 and _ring[1][0] <= now - MINUTE:
+        _ring.popleft()
+    _, count, total = _ring[0]
+    counts["poll_lag_minute_count"] = counts["poll_lag_count"] - count
+    counts["poll_lag_minute_sum"] = counts["poll_lag_sum"] - total
+    return counts
+
+
+def minute_lag(counters):
+    """The mean poll lag (seconds) of the last minute over clusters' ``counters``; None when none was claimed."""
+    count = sum(each.get("poll_lag_minute_count", 0) for each in counters)
+    return sum(each.get("poll_lag_minute_sum", 0) for each in counters) / count if count else None

@@ -128,6 +128,8 @@ class Run(models.Model):
     created_at = models.DateTimeField(default=clock.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Why a failed or timed-out run ended, reduced to its kind ("status:401", "timeout": runs.causes).
+    cause = models.CharField(max_length=200, blank=True, default="", editable=False)
 
     objects = RunQuerySet.as_manager()
 
@@ -143,6 +145,9 @@ class Run(models.Model):
             models.Index(fields=["-created_at", "-id"], name="run_list_idx"),
             models.Index(fields=["integration", "-created_at", "-id"], name="run_integration_list_idx"),
             models.Index(fields=["action", "-created_at", "-id"], name="run_action_list_idx"),
+            # The runs list filtered by cause (runs.admin.CauseListFilter): only failed and timed-out runs have one.
+            models.Index(fields=["cause", "-created_at", "-id"], name="run_cause_idx",
+                         condition=models.Q(status__in=["failed", "timed_out"])),
         ]
         constraints = [
             # A run's chain goes on into one next run; refires of that next run share its previous_run.
@@ -321,6 +326,33 @@ class Heartbeat(models.Model):
 
     def __str__(self):
         return f"{self.host}:{self.pid}"
+
+
+class Tally(models.Model):
+    """Runs that ended in one hour, of one action, with one status, cause and duration bucket (runs.tallies).
+
+    Kept up to date in the transaction that ends each run, so that the overview reads these few rows
+    instead of counting the runs table.
+    """
+
+    hour = models.DateTimeField()
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="+", db_index=False)
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="+", db_index=False)
+    status = models.CharField(max_length=20, choices=Status.choices)
+    cause = models.CharField(max_length=200, blank=True, default="")
+    # Which of runs.tallies.BUCKETS the runs' durations (end minus start) fell in.
+    bucket = models.PositiveSmallIntegerField()
+    count = models.PositiveIntegerField(default=0)
+    duration_sum = models.FloatField(default=0, help_text="Seconds.")
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hour", "action", "status", "cause", "bucket"],
+                                               name="unique_tally")]
+
+    def __str__(self):
+        return f"{self.count} {self.status} at {self.hour:%Y-%m-%d %H}:00"
 
 
 class OAuthToken(models.Model):

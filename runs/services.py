@@ -11,9 +11,9 @@ from django.db import IntegrityError, transaction
 from integrations.models import PollingMode
 from integrations.templating import UnknownPlaceholder
 
-from . import batch, clock, due_work, events, exchange_log
+from . import batch, clock, due_work, events, exchange_log, tallies
 from .definitions import definition_for
-from .models import ACTIVE, CHAIN_GOES_ON, REFIREABLE, WORKING, ExchangeKind, FailedPart, Run, Status
+from .models import ACTIVE, CHAIN_GOES_ON, FINISHED, REFIREABLE, WORKING, ExchangeKind, FailedPart, Run, Status
 from .outbound import BuildError, auth_values, build, cancel_part, context_for, request_part
 
 
@@ -153,12 +153,14 @@ def go_on(run_id):
             except (ValidationError, RunRefused) as exc:
                 messages = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
                 now = clock.now()
-                return events.recorded(Run.objects.create(
+                failed = Run.objects.create(
                     action=follower, integration=follower.integration, variables=run.variables,
                     fields=dict(run.fields), rehearsal=run.rehearsal, created_by=run.created_by, previous_run=run,
-                    status=Status.FAILED, finished_at=now,
+                    status=Status.FAILED, finished_at=now, cause="chain",
                     reason=f"The chain could not go on into {follower.name}: {' '.join(messages)}"[:2000],
-                ))
+                )
+                tallies.record([tallies.ended(failed)])
+                return events.recorded(failed)
     except IntegrityError:
         return None  # its next run exists already
 
@@ -181,14 +183,15 @@ def start(run, *, user=None):
 def confirm(run, *, user=None):
     """Confirm the success of a run that waits for confirmation: it succeeds and its chain goes on."""
     who = f" by {user}" if user else ""
-    return _decide_waiting(run, Status.SUCCEEDED, lambda said: f"Success confirmed{who}. {said}")
+    return _decide_waiting(run, Status.SUCCEEDED, lambda said: f"Success confirmed{who}. {said}", cause="")
 
 
 def reject(run, *, user=None, reason=""):
     """Reject the success of a run that waits for confirmation: it fails (and can be refired)."""
     who = f" by {user}" if user else ""
     why = f": {reason.strip().rstrip('.')}." if reason and reason.strip() else "."
-    return _decide_waiting(run, Status.FAILED, lambda said: f"Success rejected{who}{why} {_overruled(said)}")
+    return _decide_waiting(run, Status.FAILED, lambda said: f"Success rejected{who}{why} {_overruled(said)}",
+                           cause="rejected")
 
 
 def _overruled(said):
@@ -198,16 +201,19 @@ def _overruled(said):
     return f"Overruled: {said}" if said else ""
 
 
-def _decide_waiting(run, status, reason):
+def _decide_waiting(run, status, reason, *, cause):
     with transaction.atomic():
         run = Run.objects.select_for_update().get(pk=run.pk)
         if run.status != Status.WAITING_CONFIRMATION:
             raise NotWaiting(f"The run does not wait for confirmation: it is {run.get_status_display().lower()}.")
         run.check_transition(status)
         said = run.reason.replace(WAITING_SUFFIX, "").strip()
+        now = clock.now()
         updated = Run.objects.filter(pk=run.pk, status=Status.WAITING_CONFIRMATION).update(
-            status=status, reason=reason(said)[:2000], finished_at=clock.now(), next_poll_at=None)
+            status=status, reason=reason(said)[:2000], finished_at=now, next_poll_at=None, cause=cause)
         events.record([(run.pk, status)] if updated else [])
+        if updated:
+            tallies.record([tallies.ended(run, status, cause, now)])
         if updated and status in CHAIN_GOES_ON:
             go_on(run.pk)
     run.refresh_from_db()
@@ -245,6 +251,7 @@ def cancel(run, *, user=None):
         run.save(update_fields=["status", "reason", "finished_at", "next_poll_at", "lease_token", "lease_holder",
                                 "lease_until", "in_flight"])
         events.record([(run.pk, Status.CANCELLED)])
+        tallies.record([tallies.ended(run)])
     if run.action.cancel_webhook_url and call_webhook:  # nothing was started that the service must stop
         _call_cancel_webhook(run)
     return run
@@ -343,5 +350,7 @@ def _save(run, decision):
     updated = Run.objects.filter(pk=run.pk, status=run.status).update(
         **changes, lease_token="", lease_holder="", lease_until=None, in_flight=False)
     events.record([(run.pk, decision.status)] if updated and decision.status != run.status else [])
+    if updated and decision.status in FINISHED and run.status not in FINISHED:
+        tallies.record([tallies.ended(run, decision.status, decision.cause, decision.finished_at)])
     if updated and decision.status in CHAIN_GOES_ON and run.status not in CHAIN_GOES_ON:
         go_on(run.pk)
