@@ -267,6 +267,9 @@ INTEGRATIONS_BATCH_SIZE = envint("INTEGRATIONS_BATCH_SIZE", 50)
 # fast runs go on meanwhile; when it is full the worker takes no new batch until one comes back.
 INTEGRATIONS_SEND_THREADS = envint("INTEGRATIONS_SEND_THREADS", 200)
 
+# GET /api/runs/{id}/?wait=SECONDS waits at most this long for the run's status to change (runs/waiting.py).
+INTEGRATIONS_API_MAX_WAIT = envfloat("INTEGRATIONS_API_MAX_WAIT", 60)
+
 # /metrics (Prometheus) asks for `Authorization: Bearer <this>` when set; open when empty.
 INTEGRATIONS_METRICS_TOKEN = os.environ.get("INTEGRATIONS_METRICS_TOKEN", "")
 
