@@ -98,7 +98,9 @@ class Watcher:
                     self.someone_waits.clear()
             if not waiters:
                 connection.close()
-                self.idle.set()
+                with self.lock:
+                    if not self.waiters:  # nobody came meanwhile
+                        self.idle.set()
                 self.someone_waits.wait()
                 continue
             try:
