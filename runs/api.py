@@ -612,6 +612,7 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
                                           seen=query.validated_data.get("status"))
         response = super().retrieve(request, *args, **kwargs)
         response["Wait-Outcome"] = outcome
+        waiting.let_go_of_connection()
         return response
 
     @extend_schema(

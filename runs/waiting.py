@@ -139,8 +139,16 @@ def wait_for_change(run, seconds, *, seen=None):
         return Outcome.CHANGED
     if seen in FINISHED:
         return Outcome.ENDED
-    # Outside a transaction only: inside one (a test's, an atomic block) the connection is not ours to drop.
-    if not connection.in_atomic_block:
-        connection.close()
+    let_go_of_connection()
     with watcher.watching(run.pk, seen) as waiter:
         return Outcome.CHANGED if waiter.woken.wait(seconds) else Outcome.TIMEOUT
+
+
+def let_go_of_connection():
+    """Close this thread's database connection: a web thread that waited keeps none for the next request.
+
+    Hundreds of threads each keeping one (DB_CONN_MAX_AGE) would exhaust PostgreSQL's connections.
+    Outside a transaction only: inside one (a test's, an atomic block) it is not ours to drop.
+    """
+    if not connection.in_atomic_block:
+        connection.close()
