@@ -608,8 +608,9 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
         query.is_valid(raise_exception=True)
         if "wait" not in query.validated_data:
             return super().retrieve(request, *args, **kwargs)
-        outcome = waiting.wait_for_change(self.get_object(), query.validated_data["wait"],
-                                          seen=query.validated_data.get("status"))
+        run = self.get_object()
+        waiting.let_go_of_connection()
+        outcome = waiting.wait_for_change(run, query.validated_data["wait"], seen=query.validated_data.get("status"))
         response = super().retrieve(request, *args, **kwargs)
         response["Wait-Outcome"] = outcome
         waiting.let_go_of_connection()

@@ -131,21 +131,19 @@ def wait_for_change(run, seconds, *, seen=None):
     """Wait up to ``seconds`` for ``run`` to have a status other than ``seen`` (its own by default); the Outcome.
 
     A run whose status is already another answers CHANGED at once, one already
-    finished in the status seen ENDED. The caller's database connection is
-    closed first: a waiter holds none while it waits.
+    finished in the status seen ENDED.
     """
     seen = run.status if seen is None else seen
     if run.status != seen:
         return Outcome.CHANGED
     if seen in FINISHED:
         return Outcome.ENDED
-    let_go_of_connection()
     with watcher.watching(run.pk, seen) as waiter:
         return Outcome.CHANGED if waiter.woken.wait(seconds) else Outcome.TIMEOUT
 
 
 def let_go_of_connection():
-    """Close this thread's database connection: a web thread that waited keeps none for the next request.
+    """Close this thread's database connection: a web thread holds none while it waits, nor keeps one after.
 
     Hundreds of threads each keeping one (DB_CONN_MAX_AGE) would exhaust PostgreSQL's connections.
     Outside a transaction only: inside one (a test's, an atomic block) it is not ours to drop.
