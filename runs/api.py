@@ -515,6 +515,7 @@ def runs_for_api():
 # --- reading, refiring, cancelling ----------------------------------------------------------------
 
 READ_ERRORS = {401: NOT_AUTHENTICATED, 403: FORBIDDEN}
+RUN_ERRORS = {**READ_ERRORS, 404: NO_RUN}
 
 
 class WaitSerializer(serializers.Serializer):
@@ -522,8 +523,8 @@ class WaitSerializer(serializers.Serializer):
 
     SECONDS = "Give the seconds to wait: a number, 0 or more."
 
-    wait = serializers.FloatField(required=False, min_value=0,
-                                  error_messages={"invalid": SECONDS, "min_value": SECONDS, "max_string_length": SECONDS})
+    wait = serializers.FloatField(required=False, min_value=0, error_messages={
+        "invalid": SECONDS, "min_value": SECONDS, "max_string_length": SECONDS})
     status = serializers.ChoiceField(choices=Status.choices, required=False, error_messages={
         "invalid_choice": "\"{input}\" is no status; give one of " + ", ".join(Status.values) + "."})
 
@@ -555,7 +556,6 @@ WAIT_PARAMETERS = [
                     "the time was up first (the run as it stands); `ended`, the run had already finished.",
     ),
 ]
-RUN_ERRORS = {**READ_ERRORS, 404: NO_RUN}
 
 
 @extend_schema_view(

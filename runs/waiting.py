@@ -4,7 +4,7 @@ One watcher thread per process serves every waiter: a waiter registers the
 run and the status it saw, and the watcher reads the statuses of all watched
 runs in one query (by primary key) every POLL_EVERY seconds, waking those
 whose run moved on. 200 waiters cost one small query every quarter second,
-not 200, and hold no database connection while they wait.
+not 200, and a waiter needs no database connection of its own while it waits.
 
 The watcher starts with the first waiter (in the process that serves it: a
 gunicorn worker, not the master that forked it), closes its connection when
