@@ -1,7 +1,8 @@
 """Gunicorn's settings for serve.sh; gunicorn reads ./gunicorn.conf.py by itself.
 
 ADDRESS (host:port) or PORT (all interfaces) say where to listen, WEB_CONCURRENCY how many
-processes answer requests; GUNICORN_CMD_ARGS adds any other gunicorn option.
+processes answer requests and WEB_THREADS how many threads each; GUNICORN_CMD_ARGS adds any other
+gunicorn option.
 """
 
 import os
@@ -17,8 +18,13 @@ elif os.environ.get("PORT"):
 else:
     bind = ["127.0.0.1:8000"]
 
-# Sync workers, (2 x cores) + 1 of them as gunicorn's documentation suggests.
+# (2 x cores) + 1 processes as gunicorn's documentation suggests, each with WEB_THREADS threads: a
+# request that waits for a run (GET /api/runs/{id}/?wait=60) holds a thread, not a process, so many
+# waiters leave the API answering. A waiting request holds no database connection (nor keeps one
+# after), so PostgreSQL's max_connections bounds the threads that answer other requests, not waiters.
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1) + 1)
+worker_class = "gthread"
+threads = int(os.environ.get("WEB_THREADS") or 100)
 accesslog = "-"
 # No gunicornc control socket: nothing here uses it, and its one default path per user would be
 # shared by every gunicorn of that user on the machine.

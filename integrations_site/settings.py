@@ -280,6 +280,9 @@ INTEGRATIONS_WEBHOOK_FIRST_RETRY = envfloat("INTEGRATIONS_WEBHOOK_FIRST_RETRY", 
 INTEGRATIONS_WEBHOOK_GIVE_UP_HOURS = envfloat("INTEGRATIONS_WEBHOOK_GIVE_UP_HOURS", 24)
 INTEGRATIONS_WEBHOOK_THREADS = envint("INTEGRATIONS_WEBHOOK_THREADS", 4)
 
+# GET /api/runs/{id}/?wait=SECONDS waits at most this long for the run's status to change (runs/waiting.py).
+INTEGRATIONS_API_MAX_WAIT = envfloat("INTEGRATIONS_API_MAX_WAIT", 60)
+
 # /metrics (Prometheus) asks for `Authorization: Bearer <this>` when set; open when empty.
 INTEGRATIONS_METRICS_TOKEN = os.environ.get("INTEGRATIONS_METRICS_TOKEN", "")
 

@@ -12,6 +12,7 @@ import hashlib
 import json
 
 import django_filters
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
@@ -41,7 +42,7 @@ from integrations.models import Action, Integration
 from integrations.parsers import JSONParser, field_errors
 from integrations.permissions import CanOperateRuns
 
-from . import callback_urls, chains, clock, services
+from . import callback_urls, chains, clock, services, waiting
 from .downloads import file_response
 from .models import Exchange, IdempotencyKey, Run, RunFile, Status
 
@@ -517,6 +518,46 @@ READ_ERRORS = {401: NOT_AUTHENTICATED, 403: FORBIDDEN}
 RUN_ERRORS = {**READ_ERRORS, 404: NO_RUN}
 
 
+class WaitSerializer(serializers.Serializer):
+    """The query of a run read that waits for a change: ?wait=SECONDS[&status=STATUS]."""
+
+    SECONDS = "Give the seconds to wait: a number, 0 or more."
+
+    wait = serializers.FloatField(required=False, min_value=0, error_messages={
+        "invalid": SECONDS, "min_value": SECONDS, "max_string_length": SECONDS})
+    status = serializers.ChoiceField(choices=Status.choices, required=False, error_messages={
+        "invalid_choice": "\"{input}\" is no status; give one of " + ", ".join(Status.values) + "."})
+
+    def validate_wait(self, seconds):
+        return min(seconds, settings.INTEGRATIONS_API_MAX_WAIT)
+
+    def validate(self, data):
+        if "status" in data and "wait" not in data:
+            raise serializers.ValidationError({"status": ["Only with wait: the status to wait until the run leaves."]})
+        return data
+
+
+WAIT_PARAMETERS = [
+    OpenApiParameter(
+        "wait", float, required=False,
+        description="Seconds to wait for the run's status to change before answering (at most "
+                    "INTEGRATIONS_API_MAX_WAIT, 60 by default; more waits that long). The answer says why it "
+                    "came in its `Wait-Outcome` header.",
+    ),
+    OpenApiParameter(
+        "status", str, enum=Status.values, required=False,
+        description="With `wait`: the status you last saw; the answer comes once the run's status is another "
+                    "(at once if it is already). Without it, the status the run has when the request comes in.",
+    ),
+    OpenApiParameter(
+        "Wait-Outcome", str, OpenApiParameter.HEADER, response=[200],
+        enum=[waiting.Outcome.CHANGED, waiting.Outcome.TIMEOUT, waiting.Outcome.ENDED],
+        description="Only when `wait` was given: `changed`, the status is no longer the one seen; `timeout`, "
+                    "the time was up first (the run as it stands); `ended`, the run had already finished.",
+    ),
+]
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="List runs, newest first",
@@ -528,10 +569,13 @@ RUN_ERRORS = {**READ_ERRORS, 404: NO_RUN}
     ),
     retrieve=extend_schema(
         summary="Read a run",
-        description="Poll this until `status` is no longer pending, running, polling or waiting_callback "
-                    "(waiting_start and waiting_confirmation wait for a person: start, confirm or reject). "
-                    "`chain` lists the steps of its chain, each step's latest attempt.",
-        responses={200: RunDetailSerializer, **RUN_ERRORS},
+        description="With `?wait=SECONDS` the answer comes as soon as the run's status changes (from the one it "
+                    "had when the request came in, or from `status`), or when the time is up; repeat until "
+                    "`status` is no longer pending, running, polling or waiting_callback (waiting_start and "
+                    "waiting_confirmation wait for a person: start, confirm or reject). `chain` lists the "
+                    "steps of its chain, each step's latest attempt.",
+        parameters=WAIT_PARAMETERS,
+        responses={200: RunDetailSerializer, 400: FIELD_ERRORS, **RUN_ERRORS},
     ),
 )
 class RunViewSet(viewsets.ReadOnlyModelViewSet):
@@ -554,6 +598,23 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
             return super().get_object()
         except Http404:
             raise NotFound(f"No run {self.kwargs['pk']}.") from None
+
+    def filter_queryset(self, queryset):
+        # The list's filters are not the read's: its `status` is the one a waiter saw.
+        return queryset if self.action == "retrieve" else super().filter_queryset(queryset)
+
+    def retrieve(self, request, *args, **kwargs):
+        query = WaitSerializer(data=request.query_params.dict())  # a plain dict: "?wait=" is a bad value, not none
+        query.is_valid(raise_exception=True)
+        if "wait" not in query.validated_data:
+            return super().retrieve(request, *args, **kwargs)
+        run = self.get_object()
+        waiting.let_go_of_connection()
+        outcome = waiting.wait_for_change(run, query.validated_data["wait"], seen=query.validated_data.get("status"))
+        response = super().retrieve(request, *args, **kwargs)
+        response["Wait-Outcome"] = outcome
+        waiting.let_go_of_connection()
+        return response
 
     @extend_schema(
         summary="The run's exchanges (its log of HTTP calls), in order",

@@ -31,7 +31,7 @@ PRODUCTION_SETTINGS = "integrations_site.settings_production"
 NOT_INHERITED = {
     "DJANGO_SETTINGS_MODULE", "SECRET_KEY", "INTEGRATIONS_ENCRYPTION_KEY", "DEBUG", "ALLOWED_HOSTS",
     "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "INTEGRATIONS_SANDBOX", "STATIC_ROOT",
-    "ADDRESS", "PORT", "WEB_CONCURRENCY", "GUNICORN_CMD_ARGS",
+    "ADDRESS", "PORT", "WEB_CONCURRENCY", "WEB_THREADS", "GUNICORN_CMD_ARGS",
 }
 
 
@@ -69,7 +69,8 @@ def wait_until_answering(url, process, timeout=60):
             raise RuntimeError(f"The server exited with status {process.returncode} before answering {url}")
         try:
             return requests.get(url, timeout=5)
-        except requests.ConnectionError:
+        # A read timeout too: on a loaded machine the first answer may take longer while the workers boot.
+        except (requests.ConnectionError, requests.Timeout):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)

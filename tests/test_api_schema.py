@@ -33,7 +33,7 @@ def test_the_callback_endpoint_is_documented_without_credentials(schema):
 @pytest.mark.parametrize("path, method, codes", [
     ("/api/actions/{action_id}/runs/", "post", {"201", "400", "401", "403", "404", "409", "422"}),
     ("/api/runs/", "get", {"200", "400", "401", "403", "404"}),
-    ("/api/runs/{id}/", "get", {"200", "401", "403", "404"}),
+    ("/api/runs/{id}/", "get", {"200", "400", "401", "403", "404"}),
     ("/api/runs/{id}/exchanges/", "get", {"200", "401", "403", "404"}),
     ("/api/runs/{id}/refire/", "post", {"201", "400", "401", "403", "404", "409"}),
     ("/api/runs/{id}/cancel/", "post", {"200", "401", "403", "404", "409"}),

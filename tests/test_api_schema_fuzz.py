@@ -61,6 +61,12 @@ def token(admin_user, server, q_sync):
     return Token.objects.create(user=admin_user).key
 
 
+@pytest.fixture(autouse=True)
+def short_waits(settings):
+    """GET /api/runs/{id}/?wait= would hold a generated request up to a minute."""
+    settings.INTEGRATIONS_API_MAX_WAIT = 0.01
+
+
 @pytest.mark.django_db(transaction=True, reset_sequences=True)
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

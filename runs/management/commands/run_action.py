@@ -8,6 +8,9 @@ from integrations.models import Action
 from runs.heartbeats import live_clusters
 from runs.models import WORKING, Exchange, Status
 from runs.services import RunRefused, start_run
+from runs.waiting import wait_for_change
+
+PROGRESS_EVERY = 1.0
 
 
 def workers_missing(run, waited):
@@ -68,13 +71,14 @@ class Command(BaseCommand):
             if run.status not in WORKING:
                 break
             elapsed = time.monotonic() - started
-            if timeout and elapsed > timeout:
+            if timeout and elapsed >= timeout:
                 raise CommandError(f"Run {run.pk} is still {run.status} after {timeout:g} s.")
             if not hinted and workers_missing(run, elapsed):
                 self.stderr.write("The run is still pending and no workers have been seen for a few seconds: "
                                   "is `manage.py runworkers` running?")
                 hinted = True
-            time.sleep(0.2)
+            # Woken at once when the status changes (as the API's ?wait=); new attempts are shown each second.
+            wait_for_change(run, min(PROGRESS_EVERY, timeout - elapsed) if timeout else PROGRESS_EVERY)
         self.stdout.write(f"Run {run.pk} {run.status}: {run.reason}")
         if run.status != Status.SUCCEEDED:
             sys.exit(1)
