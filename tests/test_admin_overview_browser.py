@@ -97,3 +97,34 @@ def test_a_first_time_admin_without_a_cluster_is_told_where_to_start(browser, li
         screenshot(page, "overview-first-time-1366")
     finally:
         page.context.close()
+
+
+def test_refire_all_refires_every_run_of_a_group_through_its_confirmation(browser, live_server, admin_user, server,  # noqa: F811
+                                                                          failed_runs):
+    """Refire all on the 401 group: the confirmation lists its three runs, and after Yes the cluster runs three
+    refires with the same variables; the other groups' runs are left alone."""
+    denied, refused, outcome = failed_runs
+    originals = set(Run.objects.filter(action=denied).values_list("pk", flat=True))
+    server.script("/denied", reply(json={"invoices": []}))  # the service lets us in now
+    page = logged_in_page(browser, live_server.url, "alice", "alice-password-123", width=1366, height=900)
+    try:
+        page.goto(reverse("admin:index"))
+        group = page.locator("tr.overview-failure", has_text="HTTP 401 not accepted")
+        group.get_by_role("button", name="Refire all").click()
+
+        page.wait_for_selector("input[type=submit][value='Yes, refire 3 runs']")
+        plan = page.inner_text("#content")
+        assert "3 of 3 selected runs will be refired" in plan
+        assert all(f"#{pk}" in plan for pk in originals), plan
+        screenshot(page, "overview-refire-all-confirmation-1366")
+        page.get_by_role("button", name="Yes, refire 3 runs").click()
+        page.wait_for_url(re.compile(r"/admin/runs/run/"))
+
+        refires = Run.objects.filter(refired_from__in=originals)
+        wait_until(lambda: refires.filter(status=Status.SUCCEEDED).count() == 3, 60,
+                   "the three refires did not succeed")
+        assert set(refires.values_list("refired_from", flat=True)) == originals
+        assert Run.objects.filter(action__in=[refused, outcome], refired_from__isnull=False).count() == 0
+        assert len(server.requests_to("/denied")) == 6  # three that failed, three refires
+    finally:
+        page.context.close()
