@@ -12,6 +12,7 @@ they are set.
 """
 
 import copy
+from collections.abc import Mapping
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -19,6 +20,7 @@ from django.db import models, transaction
 from django.utils.text import slugify
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.settings import api_settings
 
 from .models import (
@@ -136,7 +138,33 @@ def mask(messages, value):
     return masked
 
 
-class DefinitionSerializer(serializers.ModelSerializer):
+class KnownFieldsOnly:
+    """Refuse a body's fields that the serializer does not have, naming each (code ``unknown_field``).
+
+    DRF drops them silently: ``"variablez"`` started a run with the defaults. Read-only fields are known
+    (what was read can be sent back); nested serializers with this mixin check their own.
+    """
+
+    def to_internal_value(self, data):
+        unknown = {}
+        if isinstance(data, Mapping):
+            known = [name for name, field in self.fields.items() if not field.read_only]
+            for name in data:
+                if name not in self.fields:
+                    unknown[name] = [ErrorDetail(
+                        f"Unknown field. Known: {', '.join(known)}.", code="unknown_field")]
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if unknown and isinstance(exc.detail, dict):
+                raise serializers.ValidationError({**exc.detail, **unknown}) from None
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
+
+
+class DefinitionSerializer(KnownFieldsOnly, serializers.ModelSerializer):
     """A ModelSerializer whose fields only parse: the model's validators and clean() run in full_clean."""
 
     serializer_field_mapping = {
