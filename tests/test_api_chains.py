@@ -4,7 +4,7 @@ import pytest
 
 from runs.models import Run, Status
 from runs.services import start_run
-from tests.api_helpers import token_client
+from tests.api_helpers import detail, token_client
 from tests.engine_helpers import drive, make_action
 from tests.servers import reply
 
@@ -75,7 +75,7 @@ def test_starting_a_run_that_does_not_wait_is_a_409(api, db, server):
     response = api.post(f"/api/runs/{one.pk}/start/")
 
     assert response.status_code == 409
-    assert response.json() == {"detail": "The run does not wait for a start: it is succeeded."}
+    assert detail(response) == "The run does not wait for a start: it is succeeded."
 
 
 def test_confirm_succeeds_a_run_that_waits_for_confirmation(api, db, server):

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 
 from runs.models import IdempotencyKey, Run
-from tests.api_helpers import job_action, token_client
+from tests.api_helpers import detail, job_action, token_client
 
 pytestmark = pytest.mark.usefixtures("q_sync")
 
@@ -53,7 +53,7 @@ def test_the_same_key_with_other_content_is_422(api, action, change):
     response = start(api, action, change)
 
     assert response.status_code == 422
-    assert "different request" in response.json()["detail"]
+    assert "different request" in detail(response)
     assert Run.objects.count() == 1
 
 
