@@ -102,13 +102,16 @@ class WriteOnlyTextField(serializers.CharField):
 
 
 def model_errors(instance, *, exclude=()):
-    """The faults full_clean() finds in ``instance``, as {field: [message]} (the whole under non_field_errors)."""
+    """The faults full_clean() finds in ``instance``, as {field: [message]} (the whole under non_field_errors),
+    each message with its code (``unique``, ``invalid``...) for the API's errors."""
     try:
         instance.full_clean(exclude=list(exclude))
     except DjangoValidationError as exc:
         return {
-            api_settings.NON_FIELD_ERRORS_KEY if field == NON_FIELD_ERRORS else field: messages
-            for field, messages in exc.message_dict.items()
+            api_settings.NON_FIELD_ERRORS_KEY if field == NON_FIELD_ERRORS else field: [
+                ErrorDetail(message, code=error.code or "invalid") for error in errors for message in error.messages
+            ]
+            for field, errors in exc.error_dict.items()
         }
     return {}
 

@@ -3,7 +3,7 @@ import pytest
 from integrations.models import Action
 from runs.services import start_run
 from runs.models import ExchangeKind, Run, Status
-from tests.api_helpers import detail, job_action, token_client
+from tests.api_helpers import detail, details, job_action, token_client
 from tests.engine_helpers import drive, step
 from tests.servers import reply
 
@@ -60,7 +60,7 @@ def test_refiring_with_bad_variables_is_400_and_starts_nothing(api, failed_run):
                         format="json")
 
     assert response.status_code == 400
-    assert response.json() == {"variables": {"env": ["'moon' is not one of the choices: staging, production."]}}
+    assert details(response) == {"variables.env": ["'moon' is not one of the choices: staging, production."]}
     assert Run.objects.count() == 1
 
 
