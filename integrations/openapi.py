@@ -5,6 +5,7 @@ A view names its operations in ``operation_ids``, by its action (``list``,
 ``create``, ``refire``...) or, for a plain APIView, by its method (``post``).
 """
 
+from drf_spectacular.utils import OpenApiExample
 from drf_standardized_errors.openapi import AutoSchema as ErrorsAutoSchema
 from rest_framework.pagination import CursorPagination
 
@@ -21,6 +22,21 @@ DESCRIPTIONS = {
     "429": "Too many requests: wait as long as `Retry-After` says.",
     "500": "A fault of the server: nothing was saved.",
 }
+
+
+VALIDATION_EXAMPLE = OpenApiExample(
+    "Validation error",
+    value={"type": "validation_error", "errors": [
+        {"code": "invalid", "attr": "url",
+         "detail": "This URL is relative but the integration has no base URL: write an absolute URL "
+                   "(https://host/path) or set the integration's base URL."},
+        {"code": "invalid", "attr": "stop_conditions.1.value",
+         "detail": "{{ job_idd }} names nothing that can fill it. Did you mean {{ job_id }}? Available: …"},
+        {"code": "unknown_field", "attr": "variablez", "detail": "Unknown field. Known: variables, rehearsal."},
+    ]},
+    response_only=True,
+    status_codes=["400"],
+)
 
 
 class AutoSchema(ErrorsAutoSchema):
@@ -40,6 +56,9 @@ class AutoSchema(ErrorsAutoSchema):
         # A cursor this API did not give is a 400 too (runs/api.py, Cursor).
         paginated = self._is_list_view() and isinstance(self._get_paginator(), CursorPagination)
         return paginated or super()._should_add_validation_error_response()
+
+    def _get_error_response_examples(self):
+        return [*super()._get_error_response_examples(), VALIDATION_EXAMPLE]
 
     def reads_body(self):
         return self.method in ("POST", "PUT", "PATCH") and self.get_request_serializer() is not None
