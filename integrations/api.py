@@ -5,26 +5,21 @@ from django.db.models import Prefetch, ProtectedError
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
+from .api_errors import Conflict, TooLarge, error_response, fault
+from .filters import ActionFilter, IntegrationFilter
 from .manifests import ManifestRefused, import_manifest
 from .models import Action, Integration, Secret
-from .openapi import AutoSchema, detail_response
 from .permissions import CanImportIntegrations, ChangePermissions, IntegrationPermissions
-from .serializers import ActionSerializer, IntegrationDocumentSerializer, IntegrationSerializer, JSONValueField
-from .transfer import ImportRefused, export_integration, import_integration, too_large
-
-
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "This cannot be done in the object's present state."
-    default_code = "conflict"
-
-
-class TooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "too_large"
+from .serializers import (
+    ActionSerializer,
+    IntegrationDocumentSerializer,
+    IntegrationSerializer,
+    JSONValueField,
+    KnownFieldsOnly,
+)
+from .transfer import SLUG_EXISTS, ImportRefused, export_integration, import_integration, too_large
 
 
 def refuse_large_body(request):
@@ -34,13 +29,28 @@ def refuse_large_body(request):
         raise TooLarge(too_large("The request body", int(length)))
 
 
-TOO_LARGE = detail_response(
+def refused(exc):
+    """An ImportRefused as the API's error: 409 when the only fault is an existing slug (import with
+    replace=true), 400 naming every fault otherwise."""
+    errors = exc.errors
+    if set(errors) == {"slug"} and all(getattr(message, "code", None) == SLUG_EXISTS for message in errors["slug"]):
+        return Conflict(errors)
+    return serializers.ValidationError(errors)
+
+
+TOO_LARGE = error_response(
     "Larger than one import may be (INTEGRATIONS_IMPORT_MAX_BYTES).",
-    "The request body is 2,500,000 bytes; one import takes at most 1,048,576 (INTEGRATIONS_IMPORT_MAX_BYTES).",
+    ("Too large", "too_large",
+     "The request body is 2,500,000 bytes; one import takes at most 1,048,576 (INTEGRATIONS_IMPORT_MAX_BYTES)."),
+)
+SLUG_TAKEN = error_response(
+    "An integration has the document's slug: import with replace=true to replace it.",
+    ("Slug exists", SLUG_EXISTS, "An integration with the slug 'jobs' exists: import with replace to replace it "
+                                 "(its actions become the document's, its secrets are kept).", "slug"),
 )
 
 
-class ManifestImportSerializer(serializers.Serializer):
+class ManifestImportSerializer(KnownFieldsOnly, serializers.Serializer):
     """A ChiefOnboarding manifest to import, with the integration's name and its secrets' values."""
 
     name = serializers.CharField(max_length=200, help_text="The integration's name.")
@@ -80,8 +90,13 @@ class IntegrationViewSet(
     )
     serializer_class = IntegrationSerializer
     permission_classes = [IntegrationPermissions]
-    filterset_fields = ["archived", "slug"]
-    schema = AutoSchema()
+    filterset_class = IntegrationFilter
+    operation_ids = {
+        "list": "listIntegrations", "create": "createIntegration", "retrieve": "getIntegration",
+        "update": "replaceIntegration", "partial_update": "updateIntegration", "archive": "archiveIntegration",
+        "unarchive": "unarchiveIntegration", "export": "exportIntegration", "import_document": "importIntegration",
+        "import_chiefonboarding_manifest": "importManifest",
+    }
 
     @extend_schema(summary="Archive an integration: its actions cannot be run", request=None)
     @action(detail=True, methods=["post"], permission_classes=[ChangePermissions])
@@ -118,6 +133,7 @@ class IntegrationViewSet(
         responses={
             201: OpenApiResponse(IntegrationSerializer, description="Imported as a new integration."),
             200: OpenApiResponse(IntegrationSerializer, description="Replaced the integration with this slug."),
+            409: SLUG_TAKEN,
             413: TOO_LARGE,
         },
     )
@@ -132,7 +148,7 @@ class IntegrationViewSet(
         try:
             integration, created = import_integration(request.data, replace=options.validated_data["replace"])
         except ImportRefused as exc:
-            return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
+            raise refused(exc) from None
         return self.imported(integration, created)
 
     @extend_schema(
@@ -146,6 +162,7 @@ class IntegrationViewSet(
         responses={
             201: OpenApiResponse(IntegrationSerializer, description="Imported as a new integration."),
             200: OpenApiResponse(IntegrationSerializer, description="Replaced the integration with this slug."),
+            409: SLUG_TAKEN,
             413: TOO_LARGE,
         },
     )
@@ -162,9 +179,11 @@ class IntegrationViewSet(
         try:
             integration, created = import_manifest(replace=options.validated_data["replace"], **given.validated_data)
         except ManifestRefused as exc:
-            return Response({"manifest": exc.faults}, status=status.HTTP_400_BAD_REQUEST)
+            raise serializers.ValidationError(
+                {"manifest": [fault(message, "manifest_unsupported") for message in exc.faults]}
+            ) from None
         except ImportRefused as exc:
-            return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
+            raise refused(exc) from None
         return self.imported(integration, created)
 
     def imported(self, integration, created):
@@ -184,7 +203,8 @@ class IntegrationViewSet(
         summary="Delete an action that has no runs",
         responses={
             204: None,
-            409: detail_response("The action has runs: it is kept.", "This action has runs and cannot be deleted."),
+            409: error_response("The action has runs: it is kept.",
+                                ("Has runs", "action_has_runs", "This action has runs and cannot be deleted.")),
         },
     ),
 )
@@ -195,8 +215,11 @@ class ActionViewSet(viewsets.ModelViewSet):
         "inputs", "stop_conditions", "continue_conditions", "mappings"
     )
     serializer_class = ActionSerializer
-    filterset_fields = ["integration", "slug"]
-    schema = AutoSchema()
+    filterset_class = ActionFilter
+    operation_ids = {
+        "list": "listActions", "create": "createAction", "retrieve": "getAction", "update": "replaceAction",
+        "partial_update": "updateAction", "destroy": "deleteAction",
+    }
 
     def perform_destroy(self, instance):
         try:
@@ -204,7 +227,8 @@ class ActionViewSet(viewsets.ModelViewSet):
         except ProtectedError:
             # Runs keep their action (as in the admin): the log must stay readable.
             raise Conflict(
-                "This action has runs and cannot be deleted; archive its integration to stop it being run."
+                "This action has runs and cannot be deleted; archive its integration to stop it being run.",
+                code="action_has_runs",
             ) from None
 
 

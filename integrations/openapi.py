@@ -1,75 +1,71 @@
-"""OpenAPI pieces the API's views share: the error responses each operation can give."""
+"""The API's schema class: drf-standardized-errors' (every operation's error responses, in the one error
+shape of integrations/api_errors.py), with operationIds a person would write.
 
-from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse
-from rest_framework import serializers
+A view names its operations in ``operation_ids``, by its action (``list``,
+``create``, ``refire``...) or, for a plain APIView, by its method (``post``).
+"""
+
+from drf_spectacular.utils import OpenApiExample
+from drf_standardized_errors.openapi import AutoSchema as ErrorsAutoSchema
+from rest_framework.pagination import CursorPagination
+
+# What each error status means, where an operation does not say it in its own words.
+DESCRIPTIONS = {
+    "400": "Bad input: a field, a row or a query parameter does not fit (each named in `attr`); nothing was "
+           "saved.",
+    "401": "No credentials, or bad ones: send `Authorization: Bearer <key>` (or `Token <key>`).",
+    "403": "Signed in, but without the permission this needs (Integrations Viewers may only read).",
+    "404": "Nothing has this id.",
+    "405": "This URL does not take this method.",
+    "406": "The Accept header asks for a type this URL cannot answer (it answers JSON).",
+    "415": "The body is not JSON: send `Content-Type: application/json`.",
+    "429": "Too many requests: wait as long as `Retry-After` says.",
+    "500": "A fault of the server: nothing was saved.",
+}
 
 
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField(help_text="What went wrong, in words.")
-
-
-def detail_response(description, example):
-    """A documented error response whose body is {"detail": "..."}."""
-    return OpenApiResponse(
-        ErrorSerializer, description=description, examples=[OpenApiExample("Error", value={"detail": example})]
-    )
-
-
-FIELD_ERRORS = OpenApiResponse(
-    {
-        "type": "object",
-        "additionalProperties": {},
-        "description": "Each field at fault with its messages. Rows of a list are a list of the same length, "
-        "{} for a row without faults; non_field_errors holds faults of the whole.",
-    },
-    description="Bad input: nothing was saved.",
-    examples=[
-        OpenApiExample(
-            "Field errors",
-            value={
-                "url": ["This URL is relative but the integration has no base URL: write an absolute URL "
-                        "(https://host/path) or set the integration's base URL."],
-                "stop_conditions": [{}, {"value": ["{{ job_idd }} names nothing that can fill it. "
-                                                   "Did you mean {{ job_id }}? Available: …"]}],
-            },
-        )
-    ],
+VALIDATION_EXAMPLE = OpenApiExample(
+    "Validation error",
+    value={"type": "validation_error", "errors": [
+        {"code": "invalid", "attr": "url",
+         "detail": "This URL is relative but the integration has no base URL: write an absolute URL "
+                   "(https://host/path) or set the integration's base URL."},
+        {"code": "invalid", "attr": "stop_conditions.1.value",
+         "detail": "{{ job_idd }} names nothing that can fill it. Did you mean {{ job_id }}? Available: …"},
+        {"code": "unknown_field", "attr": "variablez", "detail": "Unknown field. Known: variables, rehearsal."},
+    ]},
+    response_only=True,
+    status_codes=["400"],
 )
 
-NOT_AUTHENTICATED = detail_response(
-    "No credentials, or bad ones: send Authorization: Token <key> (or sign in, for the browsable API).",
-    "Authentication credentials were not provided.",
-)
-PERMISSION_DENIED = detail_response(
-    "Signed in, but without the permission this needs (Integrations Viewers may only read).",
-    "You do not have permission to perform this action.",
-)
-NOT_FOUND = detail_response("Nothing has this id.", "No Integration matches the given query.")
 
-
-class AutoSchema(SpectacularAutoSchema):
-    """Documents, beside an operation's own responses, the errors it can give.
-
-    400 where it reads a body or filters, 401 and 403 everywhere (every view
-    here needs credentials and a permission), 404 where the path names an object.
-    """
+class AutoSchema(ErrorsAutoSchema):
+    def get_operation_id(self):
+        names = getattr(self.view, "operation_ids", None) or {}
+        name = names.get(getattr(self.view, "action", None)) or names.get(self.method.lower())
+        return name or super().get_operation_id()
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
-        for code, response in self.error_responses().items():
-            if code not in responses:
-                responses[code] = self._get_response_for_code(response, code, direction=direction)
+        for code, response in responses.items():
+            if not response.get("description") and code in DESCRIPTIONS:
+                response["description"] = DESCRIPTIONS[code]
         return responses
 
-    def error_responses(self):
-        errors = {}
-        reads_body = self.method in ("POST", "PUT", "PATCH") and self.get_request_serializer() is not None
-        filters = self._is_list_view() and getattr(self.view, "filterset_fields", None)
-        if reads_body or filters:
-            errors["400"] = FIELD_ERRORS
-        errors["401"] = NOT_AUTHENTICATED
-        errors["403"] = PERMISSION_DENIED
-        if "{" in self.path:
-            errors["404"] = NOT_FOUND
-        return errors
+    def _should_add_validation_error_response(self):
+        # A cursor this API did not give is a 400 too (runs/api.py, Cursor).
+        paginated = self._is_list_view() and isinstance(self._get_paginator(), CursorPagination)
+        return paginated or super()._should_add_validation_error_response()
+
+    def _get_error_response_examples(self):
+        return [*super()._get_error_response_examples(), VALIDATION_EXAMPLE]
+
+    def reads_body(self):
+        return self.method in ("POST", "PUT", "PATCH") and self.get_request_serializer() is not None
+
+    # Only an operation that reads a body can meet a body it cannot parse or a type it does not take.
+    def _should_add_parse_error_response(self):
+        return self.reads_body() and super()._should_add_parse_error_response()
+
+    def _should_add_http415_error_response(self):
+        return self.reads_body() and super()._should_add_http415_error_response()

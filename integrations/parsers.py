@@ -9,10 +9,10 @@ from . import safejson
 class JSONParser(parsers.JSONParser):
     """Parse with safejson's limits: NaN, 1e999, NUL, lone surrogates and nesting past MAX_DEPTH are refused.
 
-    Each is a 400 naming its place as DRF names a field's faults
-    (``{"variables": {"note": ["..."]}}``, rows by their index), since the
-    parser knows where it found the fault and the serializer never sees it;
-    text that is not JSON at all is DRF's usual ``{"detail": "JSON parse error - ..."}``.
+    Each is a 400 naming its place as DRF names a field's faults (answered with
+    ``"attr": "variables.note"``, rows by their index), since the parser knows
+    where it found the fault and the serializer never sees it; text that is not
+    JSON at all is DRF's usual parse error (code ``parse_error``).
     """
 
     def parse(self, stream, media_type=None, parser_context=None):

@@ -12,6 +12,7 @@ they are set.
 """
 
 import copy
+from collections.abc import Mapping
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -19,6 +20,7 @@ from django.db import models, transaction
 from django.utils.text import slugify
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.settings import api_settings
 
 from .models import (
@@ -100,13 +102,16 @@ class WriteOnlyTextField(serializers.CharField):
 
 
 def model_errors(instance, *, exclude=()):
-    """The faults full_clean() finds in ``instance``, as {field: [message]} (the whole under non_field_errors)."""
+    """The faults full_clean() finds in ``instance``, as {field: [message]} (the whole under non_field_errors),
+    each message with its code (``unique``, ``invalid``...) for the API's errors."""
     try:
         instance.full_clean(exclude=list(exclude))
     except DjangoValidationError as exc:
         return {
-            api_settings.NON_FIELD_ERRORS_KEY if field == NON_FIELD_ERRORS else field: messages
-            for field, messages in exc.message_dict.items()
+            api_settings.NON_FIELD_ERRORS_KEY if field == NON_FIELD_ERRORS else field: [
+                ErrorDetail(message, code=error.code or "invalid") for error in errors for message in error.messages
+            ]
+            for field, errors in exc.error_dict.items()
         }
     return {}
 
@@ -136,7 +141,33 @@ def mask(messages, value):
     return masked
 
 
-class DefinitionSerializer(serializers.ModelSerializer):
+class KnownFieldsOnly:
+    """Refuse a body's fields that the serializer does not have, naming each (code ``unknown_field``).
+
+    DRF drops them silently: ``"variablez"`` started a run with the defaults. Read-only fields are known
+    (what was read can be sent back); nested serializers with this mixin check their own.
+    """
+
+    def to_internal_value(self, data):
+        unknown = {}
+        if isinstance(data, Mapping):
+            known = [name for name, field in self.fields.items() if not field.read_only]
+            for name in data:
+                if name not in self.fields:
+                    unknown[name] = [ErrorDetail(
+                        f"Unknown field. Known: {', '.join(known)}.", code="unknown_field")]
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if unknown and isinstance(exc.detail, dict):
+                raise serializers.ValidationError({**exc.detail, **unknown}) from None
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
+
+
+class DefinitionSerializer(KnownFieldsOnly, serializers.ModelSerializer):
     """A ModelSerializer whose fields only parse: the model's validators and clean() run in full_clean."""
 
     serializer_field_mapping = {

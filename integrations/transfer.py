@@ -22,6 +22,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.settings import api_settings
 
 from . import safejson
+from .api_errors import fault
 from .models import Action, Integration
 from .serializers import (
     ACTION_ROWS,
@@ -31,6 +32,9 @@ from .serializers import (
     number_new_groups,
 )
 from .validators import read_json_file
+
+
+SLUG_EXISTS = "slug_exists"  # the code of the refusal of an existing slug (the API answers it 409)
 
 
 class ImportRefused(Exception):
@@ -144,10 +148,10 @@ def _check(document, replace):
     if not integration_serializer.is_valid():
         errors.update(integration_serializer.errors)
     if target is not None and not replace:
-        errors["slug"] = [
+        errors["slug"] = [fault(
             f"An integration with the slug {slug!r} exists: import with replace to replace it "
-            "(its actions become the document's, its secrets are kept)."
-        ]
+            "(its actions become the document's, its secrets are kept).", SLUG_EXISTS,
+        )]
 
     actions, action_errors, removed = _check_actions(document, integration_serializer, target)
     if action_errors:

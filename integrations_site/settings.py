@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_standardized_errors",
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
@@ -148,17 +149,17 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "integrations_site.error_reports.SecretsHidd
 # --- REST API -----------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # Authorization: Token <key> or Bearer <key> (one key)
+        "integrations.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["integrations.permissions.ModelPermissions"],
-    "DEFAULT_PARSER_CLASSES": [
-        "integrations.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only: a form or multipart body is a 415, never a definition with its secrets silently dropped.
+    "DEFAULT_PARSER_CLASSES": ["integrations.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "integrations.openapi.AutoSchema",
+    # One error shape everywhere (README, "API conventions"; integrations/api_errors.py).
+    "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "integrations_site.browsable_api.BrowsableAPIRenderer",
@@ -177,6 +178,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
+    # drf-standardized-errors' copy of the enum hook (it leaves the error components' enums alone).
+    "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
     # One name for a choice set that several fields share (an action's request, polling and cancel webhook).
     "ENUM_NAME_OVERRIDES": {
         "MethodEnum": "integrations.models.Method",
@@ -185,7 +188,14 @@ SPECTACULAR_SETTINGS = {
         "StatusEnum": "runs.models.Status",
         "WebhookEventEnum": "runs.events.Event",
         "DeliveryStatusEnum": "webhooks.models.DeliveryStatus",
+        "ErrorTypeEnum": ["validation_error", "client_error", "server_error"],
     },
+}
+DRF_STANDARDIZED_ERRORS = {
+    "EXCEPTION_HANDLER_CLASS": "integrations.api_errors.ApiExceptionHandler",
+    # One schema component for every error answer, 400 included (not one per operation).
+    "ERROR_SCHEMAS": {code: "integrations.api_errors.ErrorResponseSerializer"
+                      for code in ("400", "401", "403", "404", "405", "406", "415", "429", "500")},
 }
 
 # --- Background work (django-q2) ---------------------------------------------

@@ -31,15 +31,18 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, NotFound
+from rest_framework.exceptions import NotFound
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
-from integrations import safejson
+from integrations import api_errors, safejson
+from integrations.api_errors import BadQuery, KeyReused
+from integrations.filters import StrictFilterSet
 from integrations.models import Action, Integration
-from integrations.parsers import JSONParser, field_errors
+from integrations.parsers import field_errors
+from integrations.serializers import KnownFieldsOnly
 from integrations.permissions import CanOperateRuns
 
 from . import callback_urls, chains, clock, services, waiting
@@ -49,17 +52,24 @@ from .models import Exchange, IdempotencyKey, Run, RunFile, Status
 # --- errors ---------------------------------------------------------------------------------------
 
 
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
+class Conflict(api_errors.Conflict):
     default_detail = "The run cannot do that now."
-    default_code = "conflict"
 
 
-class KeyReused(APIException):
-    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-    default_detail = ("This Idempotency-Key was used for a different request (another action, variables or "
-                      "rehearsal).")
-    default_code = "idempotency_key_reused"
+# The machine-readable code of each refusal of the engine (README, "API conventions").
+REFUSAL_CODES = [
+    (services.RunNotFound, "run_not_found"),
+    (services.RunFinished, "run_finished"),
+    (services.NotCancelable, "not_cancelable"),
+    (services.NotRefireable, "not_refireable"),
+    (services.NotWaitingForCallback, "not_waiting_for_callback"),
+    (services.NotWaiting, "not_waiting"),
+    (services.RunRefused, "run_refused"),
+]
+
+
+def refusal_code(exc):
+    return next(code for kind, code in REFUSAL_CODES if isinstance(exc, kind))
 
 
 @contextlib.contextmanager
@@ -70,47 +80,19 @@ def refusals():
     except DjangoValidationError as exc:
         raise serializers.ValidationError({"variables": variable_errors(exc)}) from None
     except services.RunRefused as exc:
-        raise Conflict(str(exc)) from None
+        raise Conflict(str(exc), code=refusal_code(exc)) from None
 
 
 def variable_errors(exc):
     """The faults of a ValidationError raised for variables: by variable name, or a list for all of them."""
-    faults = exc.message_dict if hasattr(exc, "error_dict") else {"variables": exc.messages}
-    if "variables" in faults:
+    faults = api_errors.django_faults(exc)
+    if isinstance(faults, dict) and "variables" in faults:
         return faults["variables"]
     return faults
 
 
-@extend_schema_serializer(component_name="Detail")
-class ErrorSerializer(serializers.Serializer):
-    """An error answer: {"detail": "what went wrong, in words"}."""
-
-    detail = serializers.CharField(help_text="What went wrong, in words.")
-
-
-def error(description, *examples):
-    return OpenApiResponse(
-        ErrorSerializer, description=description,
-        examples=[OpenApiExample(name, value={"detail": detail}) for name, detail in examples],
-    )
-
-
-NOT_AUTHENTICATED = error("No credentials, or invalid ones.",
-                          ("No credentials", "Authentication credentials were not provided."))
-FORBIDDEN = error("The user lacks the permission (runs.view_run to read, runs.change_run to start, refire, "
-                  "cancel, confirm or reject).", ("Viewer", "You do not have permission to perform this action."))
-NO_RUN = error("No run has this id.", ("Unknown run", "No run 42."))
-FIELD_ERRORS = OpenApiResponse(
-    OpenApiTypes.OBJECT,
-    description="The request or its variables do not fit: faults by field, variables' faults by variable name "
-                "(or a list when they concern the variables as a whole); a body that is not JSON gets "
-                "`{\"detail\": ...}`.",
-    examples=[
-        OpenApiExample("A variable out of its choices",
-                       value={"variables": {"env": ["'moon' is not one of the choices: staging, production."]}}),
-        OpenApiExample("Not an object", value={"variables": ['Expected a dictionary of items but got type "list".']}),
-    ],
-)
+error = api_errors.error_response
+NO_RUN = error("No run has this id.", ("Unknown run", "not_found", "No run 42."))
 
 # --- documents ------------------------------------------------------------------------------------
 
@@ -313,23 +295,29 @@ class VariablesField(serializers.DictField):
         return variables
 
 
-class StartRunSerializer(serializers.Serializer):
+class StartRunSerializer(KnownFieldsOnly, serializers.Serializer):
     variables = VariablesField(required=False, default=dict, help_text="Values of the action's inputs.")
     rehearsal = serializers.BooleanField(
         default=False, help_text="Send nothing for actions that do not execute in rehearsal; log what would be sent."
     )
 
 
-class RefireSerializer(serializers.Serializer):
+class RefireSerializer(KnownFieldsOnly, serializers.Serializer):
     variables = VariablesField(required=False, help_text="Edited variables; the old run's when left out.")
 
 
-class RejectSerializer(serializers.Serializer):
+class RejectSerializer(KnownFieldsOnly, serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=1000,
                                    help_text="Why the success is rejected, in words (kept in the run's reason).")
 
 
 # --- pagination and filters -----------------------------------------------------------------------
+
+
+# The types a download is served as (runs/downloads.py): the type the service declared, application/octet-stream
+# when it declared none or one a browser would render; the schema names the common ones and */* for the others.
+DOWNLOAD_TYPES = ("application/octet-stream", "application/pdf", "application/json", "application/zip", "text/csv",
+                  "text/plain", "image/png", "*/*")
 
 
 class AnyAccept(DefaultContentNegotiation):
@@ -340,7 +328,8 @@ class AnyAccept(DefaultContentNegotiation):
 
 
 class Cursor(CursorPagination):
-    """Cursor pagination; a cursor whose position is no value of the ordering field is a 404, as any bad cursor."""
+    """Cursor pagination; a cursor this API did not give (unreadable, or whose position is no value of the
+    ordering field) is a 400 naming the parameter, code ``invalid_cursor``."""
 
     page_size = 50
     page_size_query_param = "page_size"
@@ -351,7 +340,10 @@ class Cursor(CursorPagination):
         return super().paginate_queryset(queryset, request, view)
 
     def decode_cursor(self, request):
-        cursor = super().decode_cursor(request)
+        try:
+            cursor = super().decode_cursor(request)
+        except NotFound:
+            raise self.bad_cursor() from None
         if cursor is None or cursor.position is None:
             return cursor
         try:
@@ -359,8 +351,11 @@ class Cursor(CursorPagination):
             if isinstance(position, dt.datetime):
                 position = in_utc(position)
         except (DjangoValidationError, OverflowError, ValueError):
-            raise NotFound(self.invalid_cursor_message) from None
+            raise self.bad_cursor() from None
         return cursor._replace(position=str(position))
+
+    def bad_cursor(self):
+        return BadQuery(self.cursor_query_param, self.invalid_cursor_message, code="invalid_cursor")
 
 
 def in_utc(moment):
@@ -393,7 +388,7 @@ class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UTCDateTimeField
 
 
-class RunFilter(django_filters.FilterSet):
+class RunFilter(StrictFilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Status.choices, help_text="One or more statuses.")
     action = django_filters.ModelChoiceFilter(queryset=Action.objects.all(), help_text="Action id.")
     integration = django_filters.ModelChoiceFilter(queryset=Integration.objects.all(), help_text="Integration id.")
@@ -434,13 +429,12 @@ def fingerprint(action, data):
         request=StartRunSerializer,
         responses={
             201: OpenApiResponse(RunSerializer, description="The run, pending: a worker sends its first request."),
-            400: FIELD_ERRORS,
-            401: NOT_AUTHENTICATED,
-            403: FORBIDDEN,
-            404: error("No action has this id.", ("Unknown action", "No action 3.")),
+            404: error("No action has this id.", ("Unknown action", "not_found", "No action 3.")),
             409: error("The action cannot run.",
-                       ("Archived", "The integration Sandbox jobs is archived: its actions cannot run.")),
-            422: error("The Idempotency-Key was used for another request.", ("Key reused", KeyReused.default_detail)),
+                       ("Archived", "run_refused",
+                        "The integration Sandbox jobs is archived: its actions cannot run.")),
+            422: error("The Idempotency-Key was used for another request.", ("Key reused", KeyReused.default_code,
+                                                                        KeyReused.default_detail)),
         },
     ),
 )
@@ -449,7 +443,7 @@ class ActionRunsViewSet(viewsets.GenericViewSet):
 
     serializer_class = StartRunSerializer
     permission_classes = [CanOperateRuns]
-    parser_classes = [JSONParser]
+    operation_ids = {"create": "startRun"}
 
     def create(self, request, action_id):
         action = self.action_or_404(action_id)
@@ -514,8 +508,7 @@ def runs_for_api():
 
 # --- reading, refiring, cancelling ----------------------------------------------------------------
 
-READ_ERRORS = {401: NOT_AUTHENTICATED, 403: FORBIDDEN}
-RUN_ERRORS = {**READ_ERRORS, 404: NO_RUN}
+RUN_ERRORS = {404: NO_RUN}
 
 
 class WaitSerializer(serializers.Serializer):
@@ -563,9 +556,7 @@ WAIT_PARAMETERS = [
         summary="List runs, newest first",
         description="Filtered by status (repeatable), action, integration and creation time; one page at a "
                     "time, `next` and `previous` link the pages around it.",
-        responses={200: RunSerializer(many=True), 400: FIELD_ERRORS,
-                   404: error("The cursor is not one this API gave.", ("Bad cursor", "Invalid cursor")),
-                   **READ_ERRORS},
+        responses={200: RunSerializer(many=True)},
     ),
     retrieve=extend_schema(
         summary="Read a run",
@@ -583,7 +574,11 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = RunSerializer
     permission_classes = [CanOperateRuns]
-    parser_classes = [JSONParser]
+    operation_ids = {
+        "list": "listRuns", "retrieve": "getRun", "exchanges": "listRunExchanges", "files": "listRunFiles",
+        "file": "downloadRunFile", "refire": "refireRun", "cancel": "cancelRun", "start": "startWaitingRun",
+        "confirm": "confirmRun", "reject": "rejectRun",
+    }
     pagination_class = NewestFirst
     filterset_class = RunFilter
 
@@ -650,10 +645,9 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
                     "application/octet-stream.",
         parameters=[OpenApiParameter("name", str, OpenApiParameter.PATH, description="The file's name.")],
         responses={
-            (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description="The file."),
-            **READ_ERRORS,
+            **{(200, kind): OpenApiResponse(OpenApiTypes.BINARY, description="The file.") for kind in DOWNLOAD_TYPES},
             404: error("No run has this id, or it has no file of this name.",
-                       ("Unknown file", "Run 42 has no file 'report.pdf'.")),
+                       ("Unknown file", "not_found", "Run 42 has no file 'report.pdf'.")),
         },
     )
     @action(detail=True, url_path=r"files/(?P<name>[^/]+)", url_name="file", filter_backends=[],
@@ -673,12 +667,11 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
         request=RefireSerializer,
         responses={
             201: OpenApiResponse(RunSerializer, description="The new run, linked to this one by refired_from."),
-            400: FIELD_ERRORS,
             **RUN_ERRORS,
             409: error("The run cannot be refired (it has not failed, timed out or been cancelled), or its "
                        "action cannot run.",
-                       ("Not refireable", "Only failed, timed-out or cancelled runs can be refired; this one is "
-                                          "succeeded.")),
+                       ("Not refireable", "not_refireable",
+                        "Only failed, timed-out or cancelled runs can be refired; this one is succeeded.")),
         },
     )
     @action(detail=True, methods=["post"], serializer_class=RefireSerializer, filter_backends=[])
@@ -700,8 +693,9 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
             200: OpenApiResponse(RunSerializer, description="The run, cancelled; its cancel webhook (if any) called."),
             **RUN_ERRORS,
             409: error("The run is finished already, or its action is not cancelable.",
-                       ("Finished", "The run is already succeeded."),
-                       ("Not cancelable", "Runs of Deploy cannot be cancelled (the action is not cancelable).")),
+                       ("Finished", "run_finished", "The run is already succeeded."),
+                       ("Not cancelable", "not_cancelable",
+                        "Runs of Deploy cannot be cancelled (the action is not cancelable).")),
         },
     )
     @action(detail=True, methods=["post"], serializer_class=RunSerializer, filter_backends=[])
@@ -721,7 +715,7 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
             200: OpenApiResponse(RunSerializer, description="The run, pending."),
             **RUN_ERRORS,
             409: error("The run does not wait for a start.",
-                       ("Not waiting", "The run does not wait for a start: it is polling.")),
+                       ("Not waiting", "not_waiting", "The run does not wait for a start: it is polling.")),
         },
     )
     @action(detail=True, methods=["post"], serializer_class=RunSerializer, filter_backends=[])
@@ -740,7 +734,7 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
             200: OpenApiResponse(RunSerializer, description="The run, succeeded."),
             **RUN_ERRORS,
             409: error("The run does not wait for confirmation.",
-                       ("Not waiting", "The run does not wait for confirmation: it is succeeded.")),
+                       ("Not waiting", "not_waiting", "The run does not wait for confirmation: it is succeeded.")),
         },
     )
     @action(detail=True, methods=["post"], serializer_class=RunSerializer, filter_backends=[])
@@ -756,10 +750,9 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
         request=RejectSerializer,
         responses={
             200: OpenApiResponse(RunSerializer, description="The run, failed."),
-            400: FIELD_ERRORS,
             **RUN_ERRORS,
             409: error("The run does not wait for confirmation.",
-                       ("Not waiting", "The run does not wait for confirmation: it is succeeded.")),
+                       ("Not waiting", "not_waiting", "The run does not wait for confirmation: it is succeeded.")),
         },
     )
     @action(detail=True, methods=["post"], serializer_class=RejectSerializer, filter_backends=[])

@@ -19,7 +19,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from rest_framework.views import APIView
 
 from . import monitoring, services
-from .api import ErrorSerializer
+from integrations.api_errors import error_body, error_response
+from .api import refusal_code
 from .models import Status
 
 
@@ -33,14 +34,19 @@ class AlwaysJSON(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-def _refused(description, name, detail):
-    return OpenApiResponse(ErrorSerializer, description=description,
-                           examples=[OpenApiExample(name, value={"detail": detail})])
+def _refused(description, name, detail, code):
+    return error_response(description, (name, code, detail))
+
+
+def refusal(status, detail, code):
+    return Response(error_body(status, detail, code), status=status)
 
 
 class CallbackView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
+    parser_classes = []  # it reads the raw body itself
+    operation_ids = {"post": "postCallback"}
     renderer_classes = [JSONRenderer]
     content_negotiation_class = AlwaysJSON
 
@@ -61,38 +67,40 @@ class CallbackView(APIView):
                 }),
                 description="Logged and judged; the run's status after it.",
             ),
-            404: _refused("No run has this callback token.", "Unknown token", "No run has this callback token."),
+            404: _refused("No run has this callback token.", "Unknown token", "No run has this callback token.",
+                          "run_not_found"),
             409: _refused("The run is finished, or does not wait for callbacks.", "Finished",
-                          "The run is already succeeded."),
+                          "The run is already succeeded.", "run_finished"),
             411: _refused("A chunked body the server cannot read: send a Content-Length.", "Chunked",
-                          "Send the callback with a Content-Length (chunked bodies are not read here)."),
+                          "Send the callback with a Content-Length (chunked bodies are not read here).",
+                          "length_required"),
             413: _refused("The body is larger than INTEGRATIONS_MAX_CALLBACK_BYTES.", "Too large",
-                          "The callback body is larger than 1048576 bytes."),
+                          "The callback body is larger than 1048576 bytes.", "too_large"),
         },
     )
     def post(self, request, token):
         limit = settings.INTEGRATIONS_MAX_CALLBACK_BYTES
         declared = request.META.get("CONTENT_LENGTH") or "0"
         if declared.isdigit() and int(declared) > limit:
-            return Response({"detail": f"The callback body is larger than {limit} bytes."}, status=413)
+            return refusal(413, f"The callback body is larger than {limit} bytes.", "too_large")
         if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
             # Django reads a body up to its Content-Length, so a chunked one would read as empty. A server
             # that decodes chunks itself (gunicorn) says so with wsgi.input_terminated; otherwise refuse.
             if not request.META.get("wsgi.input_terminated"):
-                return Response({"detail": "Send the callback with a Content-Length (chunked bodies are not "
-                                           "read here)."}, status=411)
+                return refusal(411, "Send the callback with a Content-Length (chunked bodies are not read here).",
+                               "length_required")
             body = request.META["wsgi.input"].read(limit + 1)
         else:
             body = request._request.read(limit + 1)
         if len(body) > limit:
-            return Response({"detail": f"The callback body is larger than {limit} bytes."}, status=413)
+            return refusal(413, f"The callback body is larger than {limit} bytes.", "too_large")
         headers = {key: value for key, value in request.headers.items() if key.lower() not in ("cookie",)}
         try:
             run = services.handle_callback(token, body, headers)
         except services.RunNotFound as exc:
-            return Response({"detail": str(exc)}, status=404)
+            return refusal(404, str(exc), refusal_code(exc))
         except services.RunRefused as exc:
-            return Response({"detail": str(exc)}, status=409)
+            return refusal(409, str(exc), refusal_code(exc))
         return Response({"run": run.pk, "status": run.status}, status=202)
 
 

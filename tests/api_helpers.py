@@ -32,3 +32,40 @@ def job_action(server, final="done", **fields):
         stop=STOP, inputs=[{"name": "env", "choices": "staging,production", "default": "staging"}, "note"],
         **fields,
     )
+
+
+# --- the API's one error shape (README, "API conventions") ---
+
+
+def faults(response):
+    """The errors of an error answer, after checking it has the shape every error of the API has."""
+    body = response.json()
+    assert set(body) == {"type", "errors"}, body
+    assert body["type"] in ("validation_error", "client_error", "server_error"), body
+    assert body["errors"], body
+    for error in body["errors"]:
+        assert set(error) == {"code", "detail", "attr"}, error
+        assert error["code"] and isinstance(error["code"], str), error
+        assert error["detail"] and isinstance(error["detail"], str), error
+    return body["errors"]
+
+
+def codes(response):
+    """{attr: [code, ...]} of an error answer (attr None for a fault that is not one field's)."""
+    found = {}
+    for error in faults(response):
+        found.setdefault(error["attr"], []).append(error["code"])
+    return found
+
+
+def detail(response, attr=None):
+    """The words of an error answer's faults at ``attr`` (None: the fault of the whole), joined by newlines."""
+    return "\n".join(error["detail"] for error in faults(response) if error["attr"] == attr)
+
+
+def details(response):
+    """{attr: [detail, ...]} of an error answer."""
+    found = {}
+    for error in faults(response):
+        found.setdefault(error["attr"], []).append(error["detail"])
+    return found

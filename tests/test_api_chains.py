@@ -4,7 +4,7 @@ import pytest
 
 from runs.models import Run, Status
 from runs.services import start_run
-from tests.api_helpers import token_client
+from tests.api_helpers import detail, details, token_client
 from tests.engine_helpers import drive, make_action
 from tests.servers import reply
 
@@ -75,7 +75,7 @@ def test_starting_a_run_that_does_not_wait_is_a_409(api, db, server):
     response = api.post(f"/api/runs/{one.pk}/start/")
 
     assert response.status_code == 409
-    assert response.json() == {"detail": "The run does not wait for a start: it is succeeded."}
+    assert detail(response) == "The run does not wait for a start: it is succeeded."
 
 
 def test_confirm_succeeds_a_run_that_waits_for_confirmation(api, db, server):
@@ -145,7 +145,7 @@ def test_an_action_names_its_next_action_through_the_api_and_the_next_one_reads_
     assert (response.json()["next_action"], response.json()["finish_on_success"]) == (second.pk, False)
     response = api.patch(f"/api/actions/{second.pk}/", {**read_the_id, "auto_start": False}, format="json")
     assert response.status_code == 200, response.json()
-    assert api.patch(f"/api/actions/{first.pk}/", {"next_action": first.pk}, format="json").json() == {
+    assert details(api.patch(f"/api/actions/{first.pk}/", {"next_action": first.pk}, format="json")) == {
         "next_action": ["An action cannot follow itself."]
     }
 
@@ -157,4 +157,4 @@ def test_a_chain_cannot_loop(api, db, server):
     response = api.patch(f"/api/actions/{second.pk}/", {"next_action": first.pk}, format="json")
 
     assert response.status_code == 400
-    assert response.json() == {"next_action": ["This chain would lead back to this action: a chain cannot loop."]}
+    assert details(response) == {"next_action": ["This chain would lead back to this action: a chain cannot loop."]}

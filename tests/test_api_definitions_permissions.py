@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from integrations.models import Action, Integration
 from tests.definitions_api import action_document, token_client
+from tests.api_helpers import detail
 
 READS = [
     ("get", "/api/integrations/", None),
@@ -52,7 +53,7 @@ def test_without_credentials_it_is_401_and_says_how_to_authenticate(integration,
 
     assert response.status_code == 401
     assert response["WWW-Authenticate"] == "Token"
-    assert response.json() == {"detail": "Authentication credentials were not provided."}
+    assert detail(response) == "Authentication credentials were not provided."
 
 
 def test_a_bad_token_is_401(integration):
@@ -62,7 +63,7 @@ def test_a_bad_token_is_401(integration):
     response = client.get("/api/integrations/")
 
     assert response.status_code == 401
-    assert response.json() == {"detail": "Invalid token."}
+    assert detail(response) == "Invalid token."
 
 
 @pytest.mark.parametrize("method, url, body", READS, ids=ids(READS))
@@ -77,7 +78,7 @@ def test_viewers_change_nothing(viewer_user, integration, action, method, url, b
     response = call(token_client(viewer_user), method, url, integration, action, body)
 
     assert response.status_code == 403
-    assert response.json() == {"detail": "You do not have permission to perform this action."}
+    assert detail(response) == "You do not have permission to perform this action."
     assert (list(Integration.objects.values()), list(Action.objects.values())) == before
 
 
@@ -116,6 +117,6 @@ def test_a_session_write_needs_the_csrf_token_a_token_write_does_not(admin_user,
     accepted = token.patch(f"/api/integrations/{integration.pk}/", {"description": "y"}, format="json")
 
     assert refused.status_code == 403
-    assert "CSRF" in refused.json()["detail"]
+    assert "CSRF" in detail(refused)
     assert accepted.status_code == 200
     assert Integration.objects.get().description == "y"

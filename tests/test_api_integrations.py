@@ -4,6 +4,7 @@ import pytest
 
 from integrations.models import Integration, Secret
 from tests.definitions_api import post_json
+from tests.api_helpers import codes, details
 
 BEARER = {"name": "Acme", "auth_type": "bearer", "auth_secret": "{{ secrets.TOKEN }}",
           "secrets": {"TOKEN": "tok-1", "OTHER": "other-1"}}
@@ -69,7 +70,8 @@ def test_the_slug_is_made_from_the_name_and_must_be_unique(admin_api, created):
     response = post_json(admin_api, "/api/integrations/", {"name": "Acme"})
 
     assert response.status_code == 400
-    assert response.json() == {"slug": ["Integration with this Slug already exists."]}
+    assert details(response) == {"slug": ["Integration with this Slug already exists."]}
+    assert codes(response) == {"slug": ["unique"]}
 
 
 def test_archive_and_unarchive_set_the_flag_and_answer_the_integration(admin_api, created):

@@ -3,7 +3,7 @@ import pytest
 from integrations.models import Action
 from runs.services import start_run
 from runs.models import ExchangeKind, Run, Status
-from tests.api_helpers import job_action, token_client
+from tests.api_helpers import detail, details, job_action, token_client
 from tests.engine_helpers import drive, step
 from tests.servers import reply
 
@@ -60,7 +60,7 @@ def test_refiring_with_bad_variables_is_400_and_starts_nothing(api, failed_run):
                         format="json")
 
     assert response.status_code == 400
-    assert response.json() == {"variables": {"env": ["'moon' is not one of the choices: staging, production."]}}
+    assert details(response) == {"variables.env": ["'moon' is not one of the choices: staging, production."]}
     assert Run.objects.count() == 1
 
 
@@ -68,9 +68,9 @@ def test_refiring_a_run_that_did_not_fail_is_409_with_the_reason(api, polling_ru
     response = api.post(f"/api/runs/{polling_run.pk}/refire/", format="json")
 
     assert response.status_code == 409
-    assert response.json() == {
-        "detail": "Only failed, timed-out or cancelled runs can be refired; this one is polling."
-    }
+    assert detail(response) == (
+        "Only failed, timed-out or cancelled runs can be refired; this one is polling."
+    )
     assert Run.objects.count() == 1
 
 
@@ -101,7 +101,7 @@ def test_cancelling_a_finished_run_is_409_with_the_reason(api, failed_run):
     response = api.post(f"/api/runs/{failed_run.pk}/cancel/")
 
     assert response.status_code == 409
-    assert response.json() == {"detail": "The run is already failed."}
+    assert detail(response) == "The run is already failed."
 
 
 def test_cancelling_a_run_of_an_action_that_is_not_cancelable_is_409(api, polling_run):
@@ -110,7 +110,7 @@ def test_cancelling_a_run_of_an_action_that_is_not_cancelable_is_409(api, pollin
     response = api.post(f"/api/runs/{polling_run.pk}/cancel/")
 
     assert response.status_code == 409
-    assert response.json() == {"detail": "Runs of Job cannot be cancelled (the action is not cancelable)."}
+    assert detail(response) == "Runs of Job cannot be cancelled (the action is not cancelable)."
     polling_run.refresh_from_db()
     assert polling_run.status == Status.POLLING
 
@@ -120,4 +120,4 @@ def test_an_unknown_run_is_404(api, db, operation):
     response = api.post(f"/api/runs/999999/{operation}/", format="json")
 
     assert response.status_code == 404
-    assert response.json() == {"detail": "No run 999999."}
+    assert detail(response) == "No run 999999."

@@ -4,7 +4,7 @@ import pytest
 
 from runs.services import refire, start_run
 from runs.models import Status
-from tests.api_helpers import job_action, token_client
+from tests.api_helpers import detail, job_action, token_client
 from tests.engine_helpers import drive, step
 
 pytestmark = pytest.mark.usefixtures("q_sync")
@@ -60,4 +60,4 @@ def test_an_unknown_run_is_404(api, db, run_id):
     response = api.get(f"/api/runs/{run_id}/")
 
     assert response.status_code == 404
-    assert response.json() == {"detail": f"No run {run_id}."}
+    assert detail(response) == f"No run {run_id}."

@@ -2,7 +2,7 @@ import pytest
 
 from runs.services import start_run
 from runs.models import Exchange
-from tests.api_helpers import job_action, token_client
+from tests.api_helpers import detail, job_action, token_client
 from tests.engine_helpers import drive
 from tests.servers import reply
 
@@ -63,4 +63,4 @@ def test_the_exchanges_of_an_unknown_run_are_404(api, db):
     response = api.get("/api/runs/999999/exchanges/")
 
     assert response.status_code == 404
-    assert response.json() == {"detail": "No run 999999."}
+    assert detail(response) == "No run 999999."

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from runs.models import Run, Status
-from tests.api_helpers import job_action, token_client
+from tests.api_helpers import codes, details, job_action, token_client
 
 
 @pytest.fixture
@@ -79,17 +79,19 @@ def test_a_bad_filter_is_400_naming_it(api, action, query):
     response = api.get(f"/api/runs/?{query}")
 
     assert response.status_code == 400
-    assert list(response.json()) == [query.split("=")[0]]
+    assert list(details(response)) == [query.split("=")[0]]
+    assert response.json()["type"] == "validation_error"
 
 
 @pytest.mark.parametrize("cursor", ["not-base64!", b64encode(b"p=not-a-time").decode(), b64encode(b"o=x").decode()])
-def test_a_cursor_this_api_did_not_give_is_404(api, action, cursor):
+def test_a_cursor_this_api_did_not_give_is_400(api, action, cursor):
     make_run(action, 1)
 
     response = api.get("/api/runs/", {"cursor": cursor})
 
-    assert response.status_code == 404
-    assert response.json() == {"detail": "Invalid cursor"}
+    assert response.status_code == 400
+    assert details(response) == {"cursor": ["Invalid cursor"]}
+    assert codes(response) == {"cursor": ["invalid_cursor"]}
 
 
 def test_a_time_with_any_offset_python_reads_is_compared_in_utc(api, action):
@@ -106,7 +108,7 @@ def test_a_time_that_is_no_time_in_utc_is_400(api, action, moment):
     response = api.get("/api/runs/", {"created_after": moment})
 
     assert response.status_code == 400
-    assert response.json() == {"created_after": ["Enter a valid date/time."]}
+    assert details(response) == {"created_after": ["Enter a valid date/time."]}
 
 
 def test_a_cursor_position_at_an_offset_postgresql_refuses_is_read_in_utc(api, action):
@@ -118,11 +120,11 @@ def test_a_cursor_position_at_an_offset_postgresql_refuses_is_read_in_utc(api, a
     assert ids(response) == [run.pk]
 
 
-def test_a_cursor_position_that_is_no_time_in_utc_is_404(api, action):
+def test_a_cursor_position_that_is_no_time_in_utc_is_400(api, action):
     make_run(action, 1)
     cursor = b64encode(urlencode({"p": "9999-12-31 23:00:00-05:00"}).encode()).decode()
 
     response = api.get("/api/runs/", {"cursor": cursor})
 
-    assert response.status_code == 404
-    assert response.json() == {"detail": "Invalid cursor"}
+    assert response.status_code == 400
+    assert codes(response) == {"cursor": ["invalid_cursor"]}

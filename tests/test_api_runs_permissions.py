@@ -5,7 +5,7 @@ from django.contrib.auth.models import User
 
 from runs.services import start_run
 from runs.models import Run, Status
-from tests.api_helpers import job_action, token_client
+from tests.api_helpers import detail, job_action, token_client
 from tests.engine_helpers import drive
 
 pytestmark = pytest.mark.usefixtures("q_sync")
@@ -48,7 +48,7 @@ def test_without_credentials_every_endpoint_is_401(runs, endpoint):
 
     assert response.status_code == 401
     assert response["WWW-Authenticate"] == "Token"
-    assert response.json() == {"detail": "Authentication credentials were not provided."}
+    assert detail(response) == "Authentication credentials were not provided."
     assert unchanged(runs)
 
 
@@ -68,7 +68,7 @@ def test_a_user_in_neither_group_is_403_everywhere(runs, endpoint):
     response = call(token_client(stranger), endpoint, runs)
 
     assert response.status_code == 403
-    assert response.json() == {"detail": "You do not have permission to perform this action."}
+    assert detail(response) == "You do not have permission to perform this action."
     assert unchanged(runs)
 
 
@@ -100,4 +100,4 @@ def test_a_signed_in_viewer_reads_with_the_session_too(runs, viewer_user, client
     assert client.get("/api/runs/").status_code == 200
     refused = client.post(f"/api/runs/{runs[0].pk}/refire/")
     assert refused.status_code == 403
-    assert refused.json() == {"detail": "You do not have permission to perform this action."}
+    assert detail(refused) == "You do not have permission to perform this action."

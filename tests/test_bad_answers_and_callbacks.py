@@ -12,6 +12,7 @@ from runs.models import ExchangeKind, Status
 from runs.services import start_run
 from tests.engine_helpers import drive, make_action, step
 from tests.servers import reply
+from tests.api_helpers import detail
 
 pytestmark = pytest.mark.usefixtures("q_sync")
 
@@ -72,7 +73,7 @@ def test_a_chunked_callback_that_the_server_did_not_decode_is_refused_with_411(c
                            content_type="application/json", HTTP_TRANSFER_ENCODING="chunked")
 
     assert response.status_code == 411
-    assert "Content-Length" in response.json()["detail"]
+    assert "Content-Length" in detail(response)
     waiting_run.refresh_from_db()
     assert waiting_run.status == Status.WAITING_CALLBACK
     assert not waiting_run.exchanges.filter(kind=ExchangeKind.CALLBACK).exists()

@@ -6,6 +6,7 @@ from runs.services import start_run
 from runs.models import ExchangeKind, Status
 from tests.engine_helpers import make_action, step
 from tests.servers import reply
+from tests.api_helpers import detail
 
 pytestmark = pytest.mark.usefixtures("q_sync")
 
@@ -81,7 +82,7 @@ def test_a_callback_for_a_finished_run_is_409_and_changes_nothing(client, waitin
     response = post(client, waiting_run, {"state": "error"})
 
     assert response.status_code == 409
-    assert "already succeeded" in response.json()["detail"]
+    assert "already succeeded" in detail(response)
     waiting_run.refresh_from_db()
     assert waiting_run.status == Status.SUCCEEDED
 
@@ -144,7 +145,7 @@ def test_a_run_of_an_action_that_polls_refuses_callbacks(client, db, server):
     response = post(client, run, {"state": "finished"})
 
     assert response.status_code == 409
-    assert "does not wait for callbacks" in response.json()["detail"]
+    assert "does not wait for callbacks" in detail(response)
     assert not run.exchanges.filter(kind=ExchangeKind.CALLBACK).exists()
 
 
@@ -186,4 +187,4 @@ def test_a_token_with_characters_no_token_has_is_404(client, waiting_run, token)
     response = client.post(f"/api/callbacks/{token}/", "{}", content_type="application/json")
 
     assert response.status_code == 404
-    assert response.json() == {"detail": "Not found."}
+    assert detail(response) == "Not found."

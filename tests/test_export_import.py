@@ -21,6 +21,7 @@ from integrations.models import (
 )
 from integrations.transfer import ImportRefused, export_integration, import_integration
 from runs.models import Run
+from tests.api_helpers import codes, details
 from tests.definitions_api import post_json
 
 SECRETS = {"PASSWORD": "pw-PLAINTEXT-1", "TENANT_KEY": "key-PLAINTEXT-2"}
@@ -327,7 +328,7 @@ def test_the_api_exports_and_imports_the_same_document(admin_api, rich):
     refused = post_json(admin_api, "/api/integrations/import/", document)
     replaced = post_json(admin_api, "/api/integrations/import/?replace=true", document)
 
-    assert refused.status_code == 400 and list(refused.json()) == ["slug"]
+    assert refused.status_code == 409 and codes(refused) == {"slug": ["slug_exists"]}
     assert replaced.status_code == 200, replaced.json()
     assert replaced.json()["id"] == rich.pk and replaced.json()["secrets_set"] == ["PASSWORD", "TENANT_KEY"]
     assert definition(rich) == before
@@ -351,7 +352,7 @@ def test_the_api_answers_import_faults_as_json(admin_api, rich):
     })
 
     assert response.status_code == 400
-    assert response.json() == {"actions": {"broken": {"url": ["Only http and https URLs are supported, not ftp:."]}}}
+    assert details(response) == {"actions.broken.url": ["Only http and https URLs are supported, not ftp:."]}
     assert rich.actions.count() == 2
 
 
@@ -359,7 +360,7 @@ def test_the_api_refuses_a_replace_flag_it_cannot_read(admin_api, rich):
     response = post_json(admin_api, "/api/integrations/import/?replace=perhaps", export_integration(rich))
 
     assert response.status_code == 400
-    assert response.json() == {"replace": ["Must be a valid boolean."]}
+    assert details(response) == {"replace": ["Must be a valid boolean."]}
 
 
 def test_a_chain_round_trips_by_slug_and_a_next_action_outside_the_document_is_refused(rich):

@@ -7,6 +7,7 @@ import pytest
 from integrations.models import Action
 from integrations.transfer import export_integration, import_integration
 from tests.admin_helpers import field_errors
+from tests.api_helpers import details
 from tests.definitions_api import action_document, post_json
 
 BAD_NAMES = ["../report.pdf", "a/b.pdf", "a\\b.pdf", "..", "bad\x07name.pdf"]
@@ -65,7 +66,7 @@ def test_the_api_takes_and_answers_both_fields(admin_api, integration):
 def test_the_api_refuses_what_the_admin_refuses(admin_api, integration, fields, field):
     response = post_json(admin_api, "/api/actions/", action_document(integration, **fields))
 
-    assert response.status_code == 400 and field in response.json()
+    assert response.status_code == 400 and field in details(response)
 
 
 def test_export_and_import_carry_both_fields(db, integration):

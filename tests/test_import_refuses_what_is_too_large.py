@@ -14,7 +14,7 @@ from django.urls import reverse
 from integrations.manifests import ManifestRefused, import_manifest
 from integrations.models import Action, Integration
 from integrations.transfer import ImportRefused, import_integration
-from tests.api_helpers import token_client
+from tests.api_helpers import codes, detail, details, token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -117,12 +117,13 @@ def test_the_api_refuses_a_large_body_before_reading_it_and_too_many_actions_aft
                      format="json")
 
     assert large.status_code == 413
-    assert large.json() == {"detail": f"The request body is {len(body):,} bytes; one import takes at most 4,000 "
-                                      "(INTEGRATIONS_IMPORT_MAX_BYTES)."}
+    assert detail(large) == (f"The request body is {len(body):,} bytes; one import takes at most 4,000 "
+                             "(INTEGRATIONS_IMPORT_MAX_BYTES).")
+    assert codes(large) == {None: ["too_large"]}
     assert many.status_code == 400
-    assert "INTEGRATIONS_IMPORT_MAX_ACTIONS" in many.json()["actions"][0]
+    assert "INTEGRATIONS_IMPORT_MAX_ACTIONS" in details(many)["actions"][0]
     assert steps.status_code == 400
-    assert "INTEGRATIONS_IMPORT_MAX_ACTIONS" in steps.json()["manifest"][0]
+    assert "INTEGRATIONS_IMPORT_MAX_ACTIONS" in details(steps)["manifest"][0]
     assert not Integration.objects.exists()
 
 

@@ -15,7 +15,7 @@ from integrations.models import Integration
 from runs.models import Run, Status
 from runs.services import start_run
 from sandbox.views import SANDBOX_TOKEN
-from tests.api_helpers import token_client
+from tests.api_helpers import codes, details, token_client
 from tests.engine_helpers import drive
 
 pytestmark = pytest.mark.usefixtures("q_sync")
@@ -109,7 +109,8 @@ def test_the_api_imports_a_manifest_and_names_what_it_refuses(admin_user, viewer
     created = token_client(admin_user).post("/api/integrations/import-manifest/", body, format="json")
 
     assert refused.status_code == 400
-    assert refused.json()["manifest"][0].startswith("exists: the \"exists\" check")
+    assert details(refused)["manifest"][0].startswith("exists: the \"exists\" check")
+    assert set(codes(refused)["manifest"]) == {"manifest_unsupported"}
     assert forbidden.status_code == 403
     assert created.status_code == 201, created.json()
     assert created.json()["slug"] == "onboarding"

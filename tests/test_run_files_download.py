@@ -5,7 +5,7 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 
 from runs.services import start_run
-from tests.api_helpers import token_client
+from tests.api_helpers import detail, token_client
 from tests.engine_helpers import drive, make_action
 from tests.servers import Reply
 
@@ -100,5 +100,5 @@ def test_the_api_answers_404_for_an_unknown_file_or_run(viewer_user, run):
     api = token_client(viewer_user)
 
     missing = api.get(f"/api/runs/{run.pk}/files/other.pdf/", HTTP_ACCEPT="application/pdf")
-    assert missing.status_code == 404 and "other.pdf" in missing.json()["detail"]
+    assert missing.status_code == 404 and "other.pdf" in detail(missing)
     assert api.get(f"/api/runs/{run.pk + 100}/files/").status_code == 404
