@@ -566,7 +566,9 @@ WAIT_PARAMETERS = [
                     "waiting_confirmation wait for a person: start, confirm or reject). `chain` lists the "
                     "steps of its chain, each step's latest attempt.",
         parameters=WAIT_PARAMETERS,
-        responses={200: RunDetailSerializer, 400: FIELD_ERRORS, **RUN_ERRORS},
+        responses={200: RunDetailSerializer, **RUN_ERRORS, 400: error(
+            "A `wait` or `status` that cannot be read.",
+            ("Bad wait", "invalid", "Give the seconds to wait: a number, 0 or more.", "wait"))},
     ),
 )
 class RunViewSet(viewsets.ReadOnlyModelViewSet):

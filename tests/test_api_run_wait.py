@@ -11,7 +11,7 @@ from django.db import connection
 from runs import services, waiting
 from runs.models import Status
 from runs.services import start_run
-from tests.api_helpers import job_action, token_client
+from tests.api_helpers import detail, job_action, token_client
 from tests.engine_helpers import drive
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("q_sync")]
@@ -170,8 +170,7 @@ def test_a_bad_wait_or_status_is_a_400_naming_it(api, pending, never_waits, quer
     response = api.get(f"/api/runs/{pending.pk}/?{query}")
 
     assert response.status_code == 400
-    assert field in response.json()
-    assert message in response.content.decode()
+    assert message in detail(response, field)
 
 
 @pytest.mark.parametrize("who, code", [("nobody", 401), ("no permission", 403)])

@@ -7,6 +7,7 @@ from django.test import Client
 from runs import clock
 from runs.events import Event
 from runs.services import cancel, start_run
+from tests.api_helpers import codes
 from tests.definitions_api import post_json, token_client
 from tests.engine_helpers import make_action
 from tests.servers import reply
@@ -56,11 +57,12 @@ def test_rotating_the_secret_shows_the_new_one_once(db, admin_api):
     ({"name": "x", "url": "https://example.com/", "events": ["run.exploded"]}, "events"),
     ({"name": "x", "url": "https://example.com/", "events": []}, "events"),
     ({"name": "x", "url": "https://example.com/", "events": ["run.failed"], "actions": [999]}, "actions"),
+    ({"name": "x", "url": "https://example.com/", "events": ["run.failed"], "evnets": ["run.failed"]}, "evnets"),
 ])
 def test_bad_subscriptions_are_refused_naming_the_field(db, admin_api, document, field):
     refused = post_json(admin_api, "/api/webhooks/", document)
 
-    assert refused.status_code == 400 and field in refused.json()
+    assert refused.status_code == 400 and field in codes(refused)
     assert not Subscription.objects.exists()
 
 

@@ -7,10 +7,12 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from integrations import api_errors
 from integrations.models import Action, Integration
-from integrations.openapi import AutoSchema, detail_response
+from integrations.openapi import AutoSchema
 from integrations.parsers import JSONParser
 from integrations.permissions import ChangePermissions
+from integrations.serializers import KnownFieldsOnly
 from runs.api import InOrder
 from runs.events import Event
 
@@ -18,10 +20,10 @@ from .delivery import redeliver
 from .models import Delivery, Subscription, new_secret, validate_events
 
 
-BAD_CURSOR = detail_response("The cursor is not one this API gave.", "Invalid cursor")
+BEING_SENT = "This delivery is being sent right now."
 
 
-class SubscriptionSerializer(serializers.ModelSerializer):
+class SubscriptionSerializer(KnownFieldsOnly, serializers.ModelSerializer):
     """A webhook subscription: where the events go, which events, and for which integrations or actions."""
 
     events = serializers.MultipleChoiceField(choices=Event.choices, allow_empty=False,
@@ -71,7 +73,7 @@ class DeliverySerializer(serializers.ModelSerializer):
 
 @extend_schema_view(
     list=extend_schema(summary="List webhook subscriptions",
-                       responses={200: SubscriptionSerializer(many=True), 404: BAD_CURSOR}),
+                       responses={200: SubscriptionSerializer(many=True)}),
     create=extend_schema(summary="Subscribe a URL to run events", responses={201: NewSubscriptionSerializer},
                          description="The answer holds the signing secret (`whsec_...`): the only time it is shown."),
     retrieve=extend_schema(summary="Read a webhook subscription"),
@@ -88,6 +90,10 @@ class SubscriptionViewSet(viewsets.ModelViewSet):
     pagination_class = InOrder
     filterset_fields = ["enabled"]
     schema = AutoSchema()
+    operation_ids = {
+        "list": "listWebhooks", "create": "createWebhook", "retrieve": "getWebhook", "update": "replaceWebhook",
+        "partial_update": "updateWebhook", "destroy": "deleteWebhook", "rotate_secret": "rotateWebhookSecret",
+    }
 
     def create(self, request, *args, **kwargs):
         given = self.get_serializer(data=request.data)
@@ -110,7 +116,7 @@ class SubscriptionViewSet(viewsets.ModelViewSet):
 @extend_schema_view(
     list=extend_schema(summary="List webhook deliveries, oldest first",
                        description="Filtered by subscription, run, event and status.",
-                       responses={200: DeliverySerializer(many=True), 404: BAD_CURSOR}),
+                       responses={200: DeliverySerializer(many=True)}),
     retrieve=extend_schema(summary="Read a webhook delivery"),
 )
 class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -122,11 +128,12 @@ class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     pagination_class = InOrder
     filterset_fields = ["subscription", "run", "status", "event"]
     schema = AutoSchema()
+    operation_ids = {"list": "listWebhookDeliveries", "retrieve": "getWebhookDelivery", "redeliver": "redeliverWebhook"}
 
     @extend_schema(
         summary="Send a webhook delivery again now", request=None,
         responses={202: DeliverySerializer,
-                   409: detail_response("It is being sent right now.", "This delivery is being sent right now.")},
+                   409: api_errors.error_response("It is being sent right now.", ("Being sent", "being_sent", BEING_SENT))},
         description="Same webhook-id and payload: a receiver that has it already dedups it. A delivery given up "
                     "starts a new retry window.",
     )
@@ -134,7 +141,7 @@ class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def redeliver(self, request, pk=None):
         delivery = self.get_object()
         if not redeliver(delivery):
-            return Response({"detail": "This delivery is being sent right now."}, status=status.HTTP_409_CONFLICT)
+            raise api_errors.Conflict(BEING_SENT, code="being_sent")
         delivery.refresh_from_db()
         return Response(self.get_serializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
