@@ -15,7 +15,8 @@ from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Prefetch, Q, Sum
+from django.db.models import BooleanField, Prefetch, Q, Sum
+from django.db.models.expressions import RawSQL
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -98,6 +99,14 @@ class ActionListFilter(admin.RelatedFieldListFilter):
         return [(action.pk, str(action)) for action in actions]
 
 
+# The statuses of the cause's partial indexes (run_cause_idx, run_cause_group_idx) written into the SQL: SQLite
+# uses a partial index only when the query's text implies its condition, which a bound parameter does not
+# (with `status IN (%s, %s)` it read every run of the action: 200 ms at 1,000,000 runs, 0.1 ms with this).
+ENDED_BADLY_LITERALLY = RawSQL(
+    f"{Run._meta.db_table}.status IN ('{Status.FAILED.value}', '{Status.TIMED_OUT.value}')", [],
+    output_field=BooleanField())
+
+
 class CauseListFilter(admin.SimpleListFilter):
     """Failed and timed-out runs by cause (runs.causes): the causes of the last 7 days, read from the tallies."""
 
@@ -113,8 +122,8 @@ class CauseListFilter(admin.SimpleListFilter):
         return sorted(((cause, causes.label(cause)) for cause in recent), key=lambda choice: choice[1])
 
     def queryset(self, request, queryset):
-        if self.value():  # the status too, so that the cause's partial index (run_cause_idx) serves
-            return queryset.filter(status__in=self.ENDED_BADLY, cause=self.value())
+        if self.value():  # the status too, so that the cause's partial indexes serve
+            return queryset.filter(ENDED_BADLY_LITERALLY, cause=self.value())
         return queryset
 
 

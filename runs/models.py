@@ -148,6 +148,9 @@ class Run(models.Model):
             # The runs list filtered by cause (runs.admin.CauseListFilter): only failed and timed-out runs have one.
             models.Index(fields=["cause", "-created_at", "-id"], name="run_cause_idx",
                          condition=models.Q(status__in=["failed", "timed_out"])),
+            # The overview's failure group (a cause, an action, finished since): what its runs list counts.
+            models.Index(fields=["cause", "action", "finished_at"], name="run_cause_group_idx",
+                         condition=models.Q(status__in=["failed", "timed_out"])),
         ]
         constraints = [
             # A run's chain goes on into one next run; refires of that next run share its previous_run.
