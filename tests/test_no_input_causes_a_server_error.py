@@ -17,6 +17,7 @@ from integrations.models import Action, Integration
 from runs.services import start_run
 from tests.api_helpers import codes, token_client
 from tests.engine_helpers import make_action
+from tests.webhook_helpers import subscribe
 
 SCHEMA = json.loads(Client().get("/api/schema/?format=json").content)
 
@@ -80,16 +81,18 @@ URL_OPERATIONS = [
 
 @pytest.fixture
 def objects(admin_user, server):
-    """An integration with an action and a run, whose ids the operations' paths take."""
+    """An integration with an action and a run, and a webhook subscription, whose ids the operations' paths take."""
     action = make_action(server.base_url, slug="no-inputs")
     run = start_run(action)
+    subscription = subscribe(server.url("/receiver"))
     return {"id": None, "action_id": action.pk, "token": run.callback_token, "name": "report.txt",
-            "integration": action.integration_id, "action": action.pk, "run": run.pk}
+            "integration": action.integration_id, "action": action.pk, "run": run.pk, "webhook": subscription.pk}
 
 
 def _url(path, objects, method):
     ids = {"id": objects["run"] if path.startswith("/api/runs/") else
-           objects["action"] if path.startswith("/api/actions/") else objects["integration"]}
+           objects["action"] if path.startswith("/api/actions/") else
+           objects["webhook"] if path.startswith("/api/webhooks/") else objects["integration"]}
     url = path
     for name in ("id", "action_id", "token", "name"):
         url = url.replace(f"{{{name}}}", str(ids.get(name) or objects[name]))
