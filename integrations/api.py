@@ -7,6 +7,8 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from integrations_site.idempotency import idempotent
+
 from .api_errors import Conflict, TooLarge, error_response, fault
 from .filters import ActionFilter, IntegrationFilter
 from .manifests import ManifestRefused, import_manifest
@@ -98,13 +100,17 @@ class IntegrationViewSet(
         "import_chiefonboarding_manifest": "importManifest",
     }
 
+    create = idempotent(mixins.CreateModelMixin.create)
+
     @extend_schema(summary="Archive an integration: its actions cannot be run", request=None)
     @action(detail=True, methods=["post"], permission_classes=[ChangePermissions])
+    @idempotent
     def archive(self, request, pk=None):
         return self._set_archived(True)
 
     @extend_schema(summary="Unarchive an integration", request=None)
     @action(detail=True, methods=["post"], permission_classes=[ChangePermissions])
+    @idempotent
     def unarchive(self, request, pk=None):
         return self._set_archived(False)
 
@@ -141,6 +147,7 @@ class IntegrationViewSet(
         detail=False, methods=["post"], url_path="import", url_name="import",
         permission_classes=[CanImportIntegrations],
     )
+    @idempotent
     def import_document(self, request):
         refuse_large_body(request)
         options = ImportOptions(data=request.query_params)
@@ -170,6 +177,7 @@ class IntegrationViewSet(
         detail=False, methods=["post"], url_path="import-manifest", url_name="import-manifest",
         permission_classes=[CanImportIntegrations],
     )
+    @idempotent
     def import_chiefonboarding_manifest(self, request):
         refuse_large_body(request)
         options = ImportOptions(data=request.query_params)
@@ -220,6 +228,8 @@ class ActionViewSet(viewsets.ModelViewSet):
         "list": "listActions", "create": "createAction", "retrieve": "getAction", "update": "replaceAction",
         "partial_update": "updateAction", "destroy": "deleteAction",
     }
+
+    create = idempotent(mixins.CreateModelMixin.create)
 
     def perform_destroy(self, instance):
         try:

@@ -34,6 +34,8 @@ def test_the_callback_endpoint_is_documented_without_credentials(schema):
 ANY = {"405", "406", "500"}
 # A body or a filter read: 400, and 415 for a body that is not JSON.
 BODY = {"400", "415"}
+# An operation that takes an Idempotency-Key: 400 for a key too long, 422 for a key reused.
+KEYED = {"400", "422"}
 
 
 @pytest.mark.parametrize("path, method, codes", [
@@ -41,11 +43,11 @@ BODY = {"400", "415"}
     ("/api/runs/", "get", {"200", "400", "401", "403", "404"}),
     ("/api/runs/{id}/", "get", {"200", "400", "401", "403", "404"}),
     ("/api/runs/{id}/exchanges/", "get", {"200", "400", "401", "403", "404"}),
-    ("/api/runs/{id}/refire/", "post", {"201", "401", "403", "404", "409"} | BODY),
-    ("/api/runs/{id}/cancel/", "post", {"200", "401", "403", "404", "409"}),
-    ("/api/runs/{id}/start/", "post", {"200", "401", "403", "404", "409"}),
-    ("/api/runs/{id}/confirm/", "post", {"200", "401", "403", "404", "409"}),
-    ("/api/runs/{id}/reject/", "post", {"200", "401", "403", "404", "409"} | BODY),
+    ("/api/runs/{id}/refire/", "post", {"201", "401", "403", "404", "409"} | BODY | KEYED),
+    ("/api/runs/{id}/cancel/", "post", {"200", "401", "403", "404", "409"} | KEYED),
+    ("/api/runs/{id}/start/", "post", {"200", "401", "403", "404", "409"} | KEYED),
+    ("/api/runs/{id}/confirm/", "post", {"200", "401", "403", "404", "409"} | KEYED),
+    ("/api/runs/{id}/reject/", "post", {"200", "401", "403", "404", "409"} | BODY | KEYED),
 ])
 def test_every_runs_operation_documents_its_error_responses(schema, path, method, codes):
     operation = schema["paths"][path][method]
