@@ -26,12 +26,12 @@ def test_the_callback_endpoint_is_documented_without_credentials(schema):
 
     # No security requirement on the operation, and none at the top for it to inherit.
     assert "security" not in callback and "security" not in schema
-    assert set(callback["responses"]) == {"202", "404", "405", "409", "411", "413", "500"}
+    assert set(callback["responses"]) == {"202", "404", "405", "409", "411", "413", "429", "500"}
     assert set(callback["requestBody"]["content"]) == {"application/json", "application/xml", "text/plain"}
 
 
-# Every operation may answer 405 (another method), 406 (an Accept it cannot answer) and 500.
-ANY = {"405", "406", "500"}
+# Every operation may answer 405 (another method), 406 (an Accept it cannot answer), 429 (throttled) and 500.
+ANY = {"405", "406", "429", "500"}
 # A body or a filter read: 400, and 415 for a body that is not JSON.
 BODY = {"400", "415"}
 # An operation that takes an Idempotency-Key: 400 for a key too long, 422 for a key reused.
