@@ -7,6 +7,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from integrations_site.conditional import ConditionalMixin
 from integrations_site.idempotency import idempotent
 
 from .api_errors import Conflict, TooLarge, error_response, fault
@@ -78,6 +79,7 @@ class ImportOptions(serializers.Serializer):
     partial_update=extend_schema(summary="Change some of an integration's fields"),
 )
 class IntegrationViewSet(
+    ConditionalMixin,
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
@@ -216,7 +218,7 @@ class IntegrationViewSet(
         },
     ),
 )
-class ActionViewSet(viewsets.ModelViewSet):
+class ActionViewSet(ConditionalMixin, viewsets.ModelViewSet):
     """Actions, each with its inputs, stop conditions, continue-if conditions and response mappings."""
 
     queryset = Action.objects.select_related("integration").prefetch_related(

@@ -9,7 +9,7 @@ from drf_spectacular.utils import OpenApiExample
 from drf_standardized_errors.openapi import AutoSchema as ErrorsAutoSchema
 from rest_framework.pagination import CursorPagination
 
-from integrations_site import idempotency
+from integrations_site import conditional, idempotency
 
 from .api_errors import KeyReused, error_response
 
@@ -30,6 +30,10 @@ DESCRIPTIONS = {
 
 KEY_REUSED = error_response("The Idempotency-Key was used for another request.",
                             ("Key reused", KeyReused.default_code, KeyReused.default_detail))
+
+STALE = error_response("It changed since it was read: If-Match does not match its ETag; nothing was saved.",
+                       ("Stale", conditional.PreconditionFailed.default_code,
+                        conditional.PreconditionFailed.default_detail))
 
 VALIDATION_EXAMPLE = OpenApiExample(
     "Validation error",
@@ -63,14 +67,31 @@ class AutoSchema(ErrorsAutoSchema):
         finally:
             del self.view.get_authenticators
 
+    def conditional(self):
+        """The conditional header this operation takes (integrations_site/conditional.py), or None."""
+        action = getattr(self.view, "action", None)
+        if action == "retrieve" and self.method == "GET" and getattr(self.view, "etags", False):
+            return conditional.IF_NONE_MATCH
+        if action in ("update", "partial_update") and isinstance(self.view, conditional.ConditionalMixin):
+            return conditional.IF_MATCH
+        return None
+
     def get_override_parameters(self):
         parameters = super().get_override_parameters()
-        return [*parameters, idempotency.PARAMETER] if idempotency.is_idempotent(self.view) else parameters
+        if idempotency.is_idempotent(self.view):
+            parameters = [*parameters, idempotency.PARAMETER]
+        if self.conditional() is not None:
+            parameters = [*parameters, self.conditional()]
+        return parameters
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         if idempotency.is_idempotent(self.view) and "422" not in responses:
             responses["422"] = self._get_response_for_code(KEY_REUSED, "422", direction=direction)
+        if self.conditional() is conditional.IF_NONE_MATCH:
+            responses.setdefault("304", {"description": "Not modified: the ETag given in If-None-Match is current."})
+        if self.conditional() is conditional.IF_MATCH:
+            responses.setdefault("412", self._get_response_for_code(STALE, "412", direction=direction))
         for code, response in responses.items():
             if not response.get("description") and code in DESCRIPTIONS:
                 response["description"] = DESCRIPTIONS[code]

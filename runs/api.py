@@ -41,6 +41,7 @@ from integrations.models import Action, Integration
 from integrations.parsers import field_errors
 from integrations.serializers import KnownFieldsOnly
 from integrations.permissions import CanOperateRuns
+from integrations_site import conditional
 from integrations_site.idempotency import idempotent
 
 from . import callback_urls, chains, services, waiting
@@ -538,6 +539,7 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
     }
     pagination_class = NewestFirst
     filterset_class = RunFilter
+    etags = True  # on the run read alone (integrations_site/conditional.py)
 
     def get_queryset(self):
         return runs_for_api()
@@ -559,14 +561,14 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
         query = WaitSerializer(data=request.query_params.dict())  # a plain dict: "?wait=" is a bad value, not none
         query.is_valid(raise_exception=True)
         if "wait" not in query.validated_data:
-            return super().retrieve(request, *args, **kwargs)
+            return conditional.tagged(request, super().retrieve(request, *args, **kwargs))
         run = self.get_object()
         waiting.let_go_of_connection()
         outcome = waiting.wait_for_change(run, query.validated_data["wait"], seen=query.validated_data.get("status"))
         response = super().retrieve(request, *args, **kwargs)
         response["Wait-Outcome"] = outcome
         waiting.let_go_of_connection()
-        return response
+        return conditional.tagged(request, response)
 
     @extend_schema(
         summary="The run's exchanges (its log of HTTP calls), in order",

@@ -7,6 +7,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from integrations_site.conditional import ConditionalMixin
 from integrations_site.idempotency import idempotent
 
 from integrations import api_errors
@@ -83,7 +84,7 @@ class DeliverySerializer(serializers.ModelSerializer):
     partial_update=extend_schema(summary="Change some of a webhook subscription's fields"),
     destroy=extend_schema(summary="Delete a webhook subscription and its deliveries"),
 )
-class SubscriptionViewSet(viewsets.ModelViewSet):
+class SubscriptionViewSet(ConditionalMixin, viewsets.ModelViewSet):
     """Webhook subscriptions."""
 
     queryset = Subscription.objects.select_related("created_by").prefetch_related("integrations", "actions")
