@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from integrations_site.conditional import ConditionalMixin
+from runs.api import InOrder
 from integrations_site.idempotency import idempotent
 
 from .api_errors import Conflict, TooLarge, error_response, fault
@@ -94,6 +95,7 @@ class IntegrationViewSet(
     )
     serializer_class = IntegrationSerializer
     permission_classes = [IntegrationPermissions]
+    pagination_class = InOrder
     filterset_class = IntegrationFilter
     operation_ids = {
         "list": "listIntegrations", "create": "createIntegration", "retrieve": "getIntegration",
@@ -226,6 +228,7 @@ class ActionViewSet(ConditionalMixin, viewsets.ModelViewSet):
     )
     serializer_class = ActionSerializer
     filterset_class = ActionFilter
+    pagination_class = InOrder
     operation_ids = {
         "list": "listActions", "create": "createAction", "retrieve": "getAction", "update": "replaceAction",
         "partial_update": "updateAction", "destroy": "deleteAction",

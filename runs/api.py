@@ -592,10 +592,11 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
                     "upload them (`files`). Removed with the run's exchanges when they are pruned.",
         responses={200: RunFileSerializer(many=True), **RUN_ERRORS},
     )
-    @action(detail=True, serializer_class=RunFileSerializer, pagination_class=None, filter_backends=[])
+    @action(detail=True, serializer_class=RunFileSerializer, pagination_class=InOrder, filter_backends=[])
     def files(self, request, pk=None):
         run = self.get_object()
-        return Response(self.get_serializer(run.files.all(), many=True).data)
+        page = self.paginate_queryset(run.files.all())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(
         summary="Download a file the run kept",

@@ -81,3 +81,39 @@ def test_the_schema_documents_the_conditional_headers(admin_api, db):
     assert "If-None-Match" in [parameter["name"] for parameter in read["parameters"]] and "304" in read["responses"]
     assert "If-Match" in [parameter["name"] for parameter in change["parameters"]] and "412" in change["responses"]
     assert "304" in schema["paths"]["/api/runs/{id}/"]["get"]["responses"]
+
+
+@pytest.mark.parametrize("url", ["/api/integrations/", "/api/actions/"])
+def test_definition_lists_are_paginated_with_cursors_like_the_runs_list(admin_api, acme, url):
+    for number in range(3):
+        integration = Integration.objects.create(name=f"I{number}", slug=f"i{number}")
+        post_json(admin_api, "/api/actions/", action_document(acme, name=f"A{number}", slug=f"a{number}"))
+    del integration
+
+    first = admin_api.get(f"{url}?page_size=2").json()
+    rest = admin_api.get(first["next"]).json()
+
+    assert set(first) == {"results", "next", "previous"} == set(admin_api.get("/api/runs/").json())
+    assert len(first["results"]) == 2 and first["previous"] is None
+    seen = [item["id"] for item in first["results"] + rest["results"]]
+    assert len(seen) == len(set(seen)) >= 3 and seen == sorted(seen)
+    assert rest["previous"] is not None
+
+
+@pytest.mark.parametrize("url", ["/api/integrations/", "/api/actions/", "/api/runs/1/files/"])
+def test_a_bad_cursor_is_400_as_on_the_runs_list(admin_api, acme, q_sync, server, url):
+    start_run(make_action(server.base_url))
+    url = url.replace("/1/", f"/{Run.objects.get().pk}/")
+
+    response = admin_api.get(f"{url}?cursor=not-a-cursor")
+
+    assert response.status_code == 400
+    assert codes(response) == {"cursor": ["invalid_cursor"]}
+
+
+def test_a_runs_files_are_a_page(admin_api, q_sync, server):
+    run = start_run(make_action(server.base_url))
+
+    listed = admin_api.get(f"/api/runs/{run.pk}/files/").json()
+
+    assert listed == {"results": [], "next": None, "previous": None}
