@@ -81,7 +81,7 @@ def idempotent(handler):
                     transaction.set_rollback(True)
                     return response
                 kept.status_code = response.status_code
-                kept.response = json.loads(json.dumps(response.data, cls=JSONEncoder))
+                kept.keep(json.loads(json.dumps(response.data, cls=JSONEncoder)))
                 kept.headers = {name: response[name] for name in KEPT_HEADERS if response.has_header(name)}
                 kept.save(update_fields=["status_code", "response", "headers"])
                 return response
@@ -91,7 +91,7 @@ def idempotent(handler):
                 raise
         if first.fingerprint != digest:
             raise KeyReused()
-        return Response(first.response, status=first.status_code, headers={**first.headers, REPLAYED: "true"})
+        return Response(first.answer(), status=first.status_code, headers={**first.headers, REPLAYED: "true"})
 
     wrapper.idempotent = True
     return wrapper

@@ -1,6 +1,7 @@
 """What happens: runs of actions and the HTTP exchanges they made."""
 
 import functools
+import json
 import secrets
 from datetime import timedelta
 
@@ -379,9 +380,23 @@ class IdempotencyKey(models.Model):
     # A digest of what the request asked for, so that the key reused for something else is refused.
     fingerprint = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField()
+    # The answer's body, encrypted ({"sealed": ...}): it may hold a secret shown once (a webhook's).
     response = models.JSONField()
     # The answer's headers that a replay repeats (Location).
     headers = models.JSONField(default=dict)
+
+    def keep(self, body):
+        from integrations import crypto
+
+        self.response = {"sealed": crypto.encrypt(json.dumps(body))}
+
+    def answer(self):
+        """The answer's body as it was given."""
+        from integrations import crypto
+
+        if "sealed" not in self.response:
+            return self.response
+        return json.loads(crypto.decrypt(self.response["sealed"]))
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -159,3 +159,14 @@ def test_a_refused_request_keeps_no_key(db, admin_api, server):
     assert refused.status_code == 400 and corrected.status_code == 201
     assert not corrected.has_header("Idempotent-Replayed")
     assert Integration.objects.count() == 1
+
+
+def test_a_secret_shown_once_is_kept_encrypted_for_the_replay(db, admin_api, server):
+    url, body = new_webhook(server)
+
+    first = post(admin_api, url, body, "k-1")
+    again = post(admin_api, url, body, "k-1")
+
+    secret = first.json()["secret"]
+    assert again.json()["secret"] == secret
+    assert secret not in str(IdempotencyKey.objects.values_list("response", flat=True).get())
