@@ -57,7 +57,8 @@ def fingerprint(request):
     data = request.data
     if hasattr(data, "lists"):  # a QueryDict (form or multipart): every value of every key
         data = {key: values for key, values in data.lists()}
-    text = json.dumps([request.method, request.path, sorted(request.query_params.lists()), data],
+    path = request.path.rstrip("/") + "/"  # served with or without its trailing slash (api_urls.elsewhere)
+    text = json.dumps([request.method, path, sorted(request.query_params.lists()), data],
                       sort_keys=True, separators=(",", ":"), default=_jsonable)
     return hashlib.sha256(text.encode()).hexdigest()
 

@@ -170,3 +170,13 @@ def test_a_secret_shown_once_is_kept_encrypted_for_the_replay(db, admin_api, ser
     secret = first.json()["secret"]
     assert again.json()["secret"] == secret
     assert secret not in str(IdempotencyKey.objects.values_list("response", flat=True).get())
+
+
+def test_the_retry_without_the_trailing_slash_is_the_same_request(db, admin_api, server):
+    url, body = new_integration(server)
+
+    first = post(admin_api, url, body, "k-1")
+    again = post(admin_api, url.rstrip("/"), body, "k-1")
+
+    assert again.status_code == first.status_code == 201
+    assert again["Idempotent-Replayed"] == "true" and Integration.objects.count() == 1
