@@ -7,6 +7,10 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from integrations_site.conditional import ConditionalMixin
+from runs.api import InOrder
+from integrations_site.idempotency import idempotent
+
 from .api_errors import Conflict, TooLarge, error_response, fault
 from .filters import ActionFilter, IntegrationFilter
 from .manifests import ManifestRefused, import_manifest
@@ -76,6 +80,7 @@ class ImportOptions(serializers.Serializer):
     partial_update=extend_schema(summary="Change some of an integration's fields"),
 )
 class IntegrationViewSet(
+    ConditionalMixin,
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
@@ -90,6 +95,7 @@ class IntegrationViewSet(
     )
     serializer_class = IntegrationSerializer
     permission_classes = [IntegrationPermissions]
+    pagination_class = InOrder
     filterset_class = IntegrationFilter
     operation_ids = {
         "list": "listIntegrations", "create": "createIntegration", "retrieve": "getIntegration",
@@ -98,13 +104,17 @@ class IntegrationViewSet(
         "import_chiefonboarding_manifest": "importManifest",
     }
 
+    create = idempotent(mixins.CreateModelMixin.create)
+
     @extend_schema(summary="Archive an integration: its actions cannot be run", request=None)
     @action(detail=True, methods=["post"], permission_classes=[ChangePermissions])
+    @idempotent
     def archive(self, request, pk=None):
         return self._set_archived(True)
 
     @extend_schema(summary="Unarchive an integration", request=None)
     @action(detail=True, methods=["post"], permission_classes=[ChangePermissions])
+    @idempotent
     def unarchive(self, request, pk=None):
         return self._set_archived(False)
 
@@ -141,6 +151,7 @@ class IntegrationViewSet(
         detail=False, methods=["post"], url_path="import", url_name="import",
         permission_classes=[CanImportIntegrations],
     )
+    @idempotent
     def import_document(self, request):
         refuse_large_body(request)
         options = ImportOptions(data=request.query_params)
@@ -170,6 +181,7 @@ class IntegrationViewSet(
         detail=False, methods=["post"], url_path="import-manifest", url_name="import-manifest",
         permission_classes=[CanImportIntegrations],
     )
+    @idempotent
     def import_chiefonboarding_manifest(self, request):
         refuse_large_body(request)
         options = ImportOptions(data=request.query_params)
@@ -208,7 +220,7 @@ class IntegrationViewSet(
         },
     ),
 )
-class ActionViewSet(viewsets.ModelViewSet):
+class ActionViewSet(ConditionalMixin, viewsets.ModelViewSet):
     """Actions, each with its inputs, stop conditions, continue-if conditions and response mappings."""
 
     queryset = Action.objects.select_related("integration").prefetch_related(
@@ -216,10 +228,13 @@ class ActionViewSet(viewsets.ModelViewSet):
     )
     serializer_class = ActionSerializer
     filterset_class = ActionFilter
+    pagination_class = InOrder
     operation_ids = {
         "list": "listActions", "create": "createAction", "retrieve": "getAction", "update": "replaceAction",
         "partial_update": "updateAction", "destroy": "deleteAction",
     }
+
+    create = idempotent(mixins.CreateModelMixin.create)
 
     def perform_destroy(self, instance):
         try:

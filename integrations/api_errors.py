@@ -36,8 +36,8 @@ class TooLarge(exceptions.APIException):
 
 class KeyReused(exceptions.APIException):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-    default_detail = ("This Idempotency-Key was used for a different request (another action, variables or "
-                      "rehearsal).")
+    default_detail = ("This Idempotency-Key was used for a different request (another URL, query or body, "
+                      "such as another action, variables or rehearsal).")
     default_code = "idempotency_key_reused"
 
 

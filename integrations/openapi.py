@@ -9,6 +9,10 @@ from drf_spectacular.utils import OpenApiExample
 from drf_standardized_errors.openapi import AutoSchema as ErrorsAutoSchema
 from rest_framework.pagination import CursorPagination
 
+from integrations_site import conditional, idempotency
+
+from .api_errors import KeyReused, error_response
+
 # What each error status means, where an operation does not say it in its own words.
 DESCRIPTIONS = {
     "400": "Bad input: a field, a row or a query parameter does not fit (each named in `attr`); nothing was "
@@ -23,6 +27,13 @@ DESCRIPTIONS = {
     "500": "A fault of the server: nothing was saved.",
 }
 
+
+KEY_REUSED = error_response("The Idempotency-Key was used for another request.",
+                            ("Key reused", KeyReused.default_code, KeyReused.default_detail))
+
+STALE = error_response("It changed since it was read: If-Match does not match its ETag; nothing was saved.",
+                       ("Stale", conditional.PreconditionFailed.default_code,
+                        conditional.PreconditionFailed.default_detail))
 
 VALIDATION_EXAMPLE = OpenApiExample(
     "Validation error",
@@ -45,8 +56,42 @@ class AutoSchema(ErrorsAutoSchema):
         name = names.get(getattr(self.view, "action", None)) or names.get(self.method.lower())
         return name or super().get_operation_id()
 
+    def get_auth(self):
+        # The anonymous requests' counter (integrations_site/throttling.py) is no way to authenticate.
+        from integrations_site.throttling import AnonymousLimit
+
+        every = self.view.get_authenticators
+        self.view.get_authenticators = lambda: [each for each in every() if not isinstance(each, AnonymousLimit)]
+        try:
+            return super().get_auth()
+        finally:
+            del self.view.get_authenticators
+
+    def conditional(self):
+        """The conditional header this operation takes (integrations_site/conditional.py), or None."""
+        action = getattr(self.view, "action", None)
+        if action == "retrieve" and self.method == "GET" and getattr(self.view, "etags", False):
+            return conditional.IF_NONE_MATCH
+        if action in ("update", "partial_update") and isinstance(self.view, conditional.ConditionalMixin):
+            return conditional.IF_MATCH
+        return None
+
+    def get_override_parameters(self):
+        parameters = super().get_override_parameters()
+        if idempotency.is_idempotent(self.view):
+            parameters = [*parameters, idempotency.PARAMETER]
+        if self.conditional() is not None:
+            parameters = [*parameters, self.conditional()]
+        return parameters
+
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
+        if idempotency.is_idempotent(self.view) and "422" not in responses:
+            responses["422"] = self._get_response_for_code(KEY_REUSED, "422", direction=direction)
+        if self.conditional() is conditional.IF_NONE_MATCH:
+            responses.setdefault("304", {"description": "Not modified: the ETag given in If-None-Match is current."})
+        if self.conditional() is conditional.IF_MATCH:
+            responses.setdefault("412", self._get_response_for_code(STALE, "412", direction=direction))
         for code, response in responses.items():
             if not response.get("description") and code in DESCRIPTIONS:
                 response["description"] = DESCRIPTIONS[code]
@@ -54,8 +99,9 @@ class AutoSchema(ErrorsAutoSchema):
 
     def _should_add_validation_error_response(self):
         # A cursor this API did not give is a 400 too (runs/api.py, Cursor).
+        # An Idempotency-Key that is empty or too long is a 400 too (integrations_site/idempotency.py).
         paginated = self._is_list_view() and isinstance(self._get_paginator(), CursorPagination)
-        return paginated or super()._should_add_validation_error_response()
+        return paginated or idempotency.is_idempotent(self.view) or super()._should_add_validation_error_response()
 
     def _get_error_response_examples(self):
         return [*super()._get_error_response_examples(), VALIDATION_EXAMPLE]

@@ -2,11 +2,15 @@
 
 from django.contrib import admin
 
+from .throttling import ThrottledAuthenticationForm
+
 
 class IntegrationsAdminSite(admin.AdminSite):
     site_header = "Integrations"
     site_title = "Integrations"
     index_title = "Overview"
+    # Failed sign-ins are limited per address and username (integrations_site/throttling.py).
+    login_form = ThrottledAuthenticationForm
 
     def index(self, request, extra_context=None):
         from runs.admin_overview import overview

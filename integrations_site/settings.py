@@ -152,6 +152,8 @@ REST_FRAMEWORK = {
         # Authorization: Token <key> or Bearer <key> (one key)
         "integrations.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
+        # No credentials: counted per address (429 past INTEGRATIONS_API_THROTTLE_ANON).
+        "integrations_site.throttling.AnonymousLimit",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["integrations.permissions.ModelPermissions"],
     # JSON only: a form or multipart body is a 415, never a definition with its secrets silently dropped.
@@ -164,7 +166,18 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "integrations_site.browsable_api.BrowsableAPIRenderer",
     ],
+    # 429 with Retry-After past these rates (integrations_site/throttling.py; README, "API conventions").
+    "DEFAULT_THROTTLE_CLASSES": [
+        "integrations_site.throttling.UserThrottle",
+    ],
 }
+# Requests per user (token or session), per address without credentials, per callback token; read at each
+# request ("1200/min", "20/s", "50000/day"; blank: no limit). Counted in the cache below.
+INTEGRATIONS_API_THROTTLE_USER = os.environ.get("INTEGRATIONS_API_THROTTLE_USER", "1200/min") or None
+INTEGRATIONS_API_THROTTLE_ANON = os.environ.get("INTEGRATIONS_API_THROTTLE_ANON", "120/min") or None
+INTEGRATIONS_API_THROTTLE_CALLBACK = os.environ.get("INTEGRATIONS_API_THROTTLE_CALLBACK", "120/min") or None
+# Failed admin sign-ins per address and username before the form refuses for the rest of the window.
+INTEGRATIONS_LOGIN_ATTEMPTS = os.environ.get("INTEGRATIONS_LOGIN_ATTEMPTS", "10/hour") or None
 SPECTACULAR_SETTINGS = {
     "TITLE": "Integrations API",
     "DESCRIPTION": "Define integrations and actions, start runs, follow them, refire and cancel them.",
@@ -221,6 +234,14 @@ Q_CLUSTER = {
     # only query the database every 30 s (and log a traceback each time it is down).
     "scheduler": False,
 }
+# The cache holds the throttles' counters, so it must be shared by every process: Redis when REDIS_URL is
+# set, otherwise files in CACHE_DIR (never the per-process local memory cache).
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": "integrations"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                          "LOCATION": os.environ.get("CACHE_DIR") or str(BASE_DIR / ".cache")}}
 # The brokers are django-q2's, made to wait out an outage quietly (runs/brokers.py).
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL

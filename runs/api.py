@@ -8,13 +8,10 @@ a ValidationError of the variables 400).
 
 import contextlib
 import datetime as dt
-import hashlib
-import json
 
 import django_filters
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.http import Http404
 from django.utils import timezone
@@ -44,10 +41,12 @@ from integrations.models import Action, Integration
 from integrations.parsers import field_errors
 from integrations.serializers import KnownFieldsOnly
 from integrations.permissions import CanOperateRuns
+from integrations_site import conditional
+from integrations_site.idempotency import idempotent
 
-from . import callback_urls, chains, clock, services, waiting
+from . import callback_urls, chains, services, waiting
 from .downloads import file_response
-from .models import Exchange, IdempotencyKey, Run, RunFile, Status
+from .models import Exchange, Run, RunFile, Status
 
 # --- errors ---------------------------------------------------------------------------------------
 
@@ -404,28 +403,13 @@ class RunFilter(StrictFilterSet):
 
 # --- starting a run -------------------------------------------------------------------------------
 
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
-    description="Up to 255 characters, unique per request you mean. A retry with the same key (within "
-                f"{IdempotencyKey.KEEP.total_seconds() / 3600:g} h) gets the first answer back instead of a "
-                "second run; the key with another action, variables or rehearsal is a 422. A refused request "
-                "keeps no key.",
-)
-
-
-def fingerprint(action, data):
-    text = json.dumps([action.pk, data["variables"], data["rehearsal"]], sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 @extend_schema_view(
     create=extend_schema(
         summary="Start a run of an action",
         description="Validates the variables against the action's inputs and answers 201 with the run, "
                     "pending; a worker sends its first request as soon as it is due. Nothing is sent when "
                     "the request is refused.",
-        parameters=[OpenApiParameter("action_id", int, OpenApiParameter.PATH, description="The action's id."),
-                    IDEMPOTENCY_KEY],
+        parameters=[OpenApiParameter("action_id", int, OpenApiParameter.PATH, description="The action's id.")],
         request=StartRunSerializer,
         responses={
             201: OpenApiResponse(RunSerializer, description="The run, pending: a worker sends its first request."),
@@ -445,41 +429,13 @@ class ActionRunsViewSet(viewsets.GenericViewSet):
     permission_classes = [CanOperateRuns]
     operation_ids = {"create": "startRun"}
 
+    @idempotent
     def create(self, request, action_id):
         action = self.action_or_404(action_id)
         start = self.get_serializer(data=request.data)
         start.is_valid(raise_exception=True)
-        key = request.headers.get("Idempotency-Key")
-        if key is None:
-            with refusals():
-                return self.started(start_run(action, start.validated_data, request.user))
-        if not 0 < len(key) <= 255:
-            raise serializers.ValidationError({"Idempotency-Key": ["Give 1 to 255 characters."]})
-        return self.start_once(request, action, start.validated_data, key)
-
-    def start_once(self, request, action, data, key):
-        """Start the run unless this user's key started one already: then answer as the first time.
-
-        The key is saved in the run's own transaction, so of two requests with one key the second
-        waits on the unique (user, key) constraint until the first commits, then finds its answer.
-        A refused request rolls its key back with everything else.
-        """
-        IdempotencyKey.objects.filter(created_at__lt=clock.now() - IdempotencyKey.KEEP).delete()
-        digest = fingerprint(action, data)
-        try:
-            with transaction.atomic(), refusals():
-                response = self.started(start_run(action, data, request.user))
-                IdempotencyKey.objects.create(user=request.user, key=key, fingerprint=digest,
-                                              run_id=response.data["id"], status_code=response.status_code,
-                                              response=response.data)
-                return response
-        except IntegrityError:
-            first = IdempotencyKey.objects.filter(user=request.user, key=key).first()
-            if first is None:
-                raise
-        if first.fingerprint != digest:
-            raise KeyReused()
-        return Response(first.response, status=first.status_code, headers={"Location": first.response["url"]})
+        with refusals():
+            return self.started(start_run(action, start.validated_data, request.user))
 
     def started(self, run):
         data = RunSerializer(run_for_api(run.pk), context=self.get_serializer_context()).data
@@ -583,6 +539,7 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
     }
     pagination_class = NewestFirst
     filterset_class = RunFilter
+    etags = True  # on the run read alone (integrations_site/conditional.py)
 
     def get_queryset(self):
         return runs_for_api()
@@ -604,14 +561,14 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
         query = WaitSerializer(data=request.query_params.dict())  # a plain dict: "?wait=" is a bad value, not none
         query.is_valid(raise_exception=True)
         if "wait" not in query.validated_data:
-            return super().retrieve(request, *args, **kwargs)
+            return conditional.tagged(request, super().retrieve(request, *args, **kwargs))
         run = self.get_object()
         waiting.let_go_of_connection()
         outcome = waiting.wait_for_change(run, query.validated_data["wait"], seen=query.validated_data.get("status"))
         response = super().retrieve(request, *args, **kwargs)
         response["Wait-Outcome"] = outcome
         waiting.let_go_of_connection()
-        return response
+        return conditional.tagged(request, response)
 
     @extend_schema(
         summary="The run's exchanges (its log of HTTP calls), in order",
@@ -635,10 +592,11 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
                     "upload them (`files`). Removed with the run's exchanges when they are pruned.",
         responses={200: RunFileSerializer(many=True), **RUN_ERRORS},
     )
-    @action(detail=True, serializer_class=RunFileSerializer, pagination_class=None, filter_backends=[])
+    @action(detail=True, serializer_class=RunFileSerializer, pagination_class=InOrder, filter_backends=[])
     def files(self, request, pk=None):
         run = self.get_object()
-        return Response(self.get_serializer(run.files.all(), many=True).data)
+        page = self.paginate_queryset(run.files.all())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(
         summary="Download a file the run kept",
@@ -677,6 +635,7 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
         },
     )
     @action(detail=True, methods=["post"], serializer_class=RefireSerializer, filter_backends=[])
+    @idempotent
     def refire(self, request, pk=None):
         run = self.get_object()
         edit = self.get_serializer(data=request.data)
@@ -701,6 +660,7 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
         },
     )
     @action(detail=True, methods=["post"], serializer_class=RunSerializer, filter_backends=[])
+    @idempotent
     def cancel(self, request, pk=None):
         run = self.get_object()
         with refusals():
@@ -721,6 +681,7 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
         },
     )
     @action(detail=True, methods=["post"], serializer_class=RunSerializer, filter_backends=[])
+    @idempotent
     def start(self, request, pk=None):
         run = self.get_object()
         with refusals():
@@ -740,6 +701,7 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
         },
     )
     @action(detail=True, methods=["post"], serializer_class=RunSerializer, filter_backends=[])
+    @idempotent
     def confirm(self, request, pk=None):
         run = self.get_object()
         with refusals():
@@ -758,6 +720,7 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
         },
     )
     @action(detail=True, methods=["post"], serializer_class=RejectSerializer, filter_backends=[])
+    @idempotent
     def reject(self, request, pk=None):
         run = self.get_object()
         rejection = self.get_serializer(data=request.data)

@@ -1,6 +1,7 @@
 """What happens: runs of actions and the HTTP exchanges they made."""
 
 import functools
+import json
 import secrets
 from datetime import timedelta
 
@@ -368,10 +369,11 @@ class OAuthToken(models.Model):
 
 
 class IdempotencyKey(models.Model):
-    """An API client's Idempotency-Key for starting a run: a retry with it gets the first answer back.
+    """An API client's Idempotency-Key for a request that creates or changes something: a retry with it
+    gets the first answer back (integrations_site/idempotency.py).
 
-    Kept with the answer it got (always a started run: a refused request keeps
-    no key, so a corrected retry may use it again) for KEEP hours.
+    Kept with the answer it got (always a success: a refused request keeps no
+    key, so a corrected retry may use it again) for KEEP hours.
     """
 
     KEEP = timedelta(hours=24)
@@ -380,9 +382,24 @@ class IdempotencyKey(models.Model):
     key = models.CharField(max_length=255)
     # A digest of what the request asked for, so that the key reused for something else is refused.
     fingerprint = models.CharField(max_length=64)
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="+")
     status_code = models.PositiveSmallIntegerField()
+    # The answer's body, encrypted ({"sealed": ...}): it may hold a secret shown once (a webhook's).
     response = models.JSONField()
+    # The answer's headers that a replay repeats (Location).
+    headers = models.JSONField(default=dict)
+
+    def keep(self, body):
+        from integrations import crypto
+
+        self.response = {"sealed": crypto.encrypt(json.dumps(body))}
+
+    def answer(self):
+        """The answer's body as it was given."""
+        from integrations import crypto
+
+        if "sealed" not in self.response:
+            return self.response
+        return json.loads(crypto.decrypt(self.response["sealed"]))
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from . import monitoring, services
 from integrations.api_errors import error_body, error_response
+from integrations_site.throttling import CallbackThrottle
 from .api import refusal_code
 from .models import Status
 
@@ -46,6 +47,7 @@ class CallbackView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
     parser_classes = []  # it reads the raw body itself
+    throttle_classes = [CallbackThrottle]  # per callback token, not per address
     operation_ids = {"post": "postCallback"}
     renderer_classes = [JSONRenderer]
     content_negotiation_class = AlwaysJSON

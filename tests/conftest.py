@@ -11,6 +11,15 @@ from integrations.models import Action, Integration
 from tests.production import production_server, production_static_root  # noqa: F401 (fixtures for every test)
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Each test starts with no throttle counted (the cache is shared: Redis or files, settings.CACHES)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 @pytest.fixture
 def integration(db):
     return Integration.objects.create(name="Acme", slug="acme", base_url="https://api.acme.test/v1")

@@ -120,9 +120,9 @@ def test_actions_can_be_listed_by_integration(admin_api, action, integration):
     other = Integration.objects.create(name="Other", slug="other", base_url="https://other.test")
     Action.objects.create(integration=other, name="Elsewhere", slug="elsewhere", url="/x")
 
-    everything = admin_api.get("/api/actions/").json()
-    mine = admin_api.get(f"/api/actions/?integration={integration.pk}").json()
-    by_slug = admin_api.get("/api/actions/?slug=elsewhere").json()
+    everything = admin_api.get("/api/actions/").json()["results"]
+    mine = admin_api.get(f"/api/actions/?integration={integration.pk}").json()["results"]
+    by_slug = admin_api.get("/api/actions/?slug=elsewhere").json()["results"]
 
     assert sorted(item["slug"] for item in everything) == ["create-ticket", "elsewhere"]
     assert [item["slug"] for item in mine] == ["create-ticket"]

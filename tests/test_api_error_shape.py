@@ -118,8 +118,8 @@ def test_a_boolean_filter_takes_true_or_false_only(api, db, query, attr):
     else:
         assert response.status_code == 400
         assert codes(response) == {attr: ["invalid"]}
-    assert [item["slug"] for item in api.get("/api/integrations/?archived=false").json()] == ["live"]
-    assert [item["slug"] for item in api.get("/api/integrations/?archived=true").json()] == ["old"]
+    assert [item["slug"] for item in api.get("/api/integrations/?archived=false").json()["results"]] == ["live"]
+    assert [item["slug"] for item in api.get("/api/integrations/?archived=true").json()["results"]] == ["old"]
 
 
 @pytest.mark.parametrize("query, attr", [("status=sleeping", "status"), ("action=x", "action"),

@@ -45,4 +45,4 @@ def test_two_concurrent_requests_with_one_key_start_exactly_one_run(live_server,
     assert answers[0].json() == answers[1].json()
     run = Run.objects.get()
     assert answers[0].json()["id"] == run.pk
-    assert IdempotencyKey.objects.get().run == run
+    assert IdempotencyKey.objects.get().answer()["id"] == run.pk

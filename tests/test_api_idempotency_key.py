@@ -35,6 +35,7 @@ def test_a_retry_with_the_same_key_gets_the_first_answer_and_starts_nothing(api,
     assert again.json() == first.json()
     assert again.json()["status"] == "pending"
     assert again["Location"] == first["Location"]
+    assert again["Idempotent-Replayed"] == "true" and not first.has_header("Idempotent-Replayed")
     assert Run.objects.count() == 1
 
 
@@ -84,7 +85,7 @@ def test_a_refused_request_keeps_no_key_so_the_corrected_retry_starts_the_run(ap
     response = start(api, action)
 
     assert response.status_code == 201
-    assert IdempotencyKey.objects.get().run_id == response.json()["id"]
+    assert IdempotencyKey.objects.get().answer()["id"] == response.json()["id"]
 
 
 def test_a_key_older_than_a_day_is_forgotten(api, action):
@@ -95,7 +96,7 @@ def test_a_key_older_than_a_day_is_forgotten(api, action):
 
     assert again.status_code == 201
     assert again.json()["id"] != first.json()["id"]
-    assert IdempotencyKey.objects.get().run_id == again.json()["id"]
+    assert IdempotencyKey.objects.get().answer()["id"] == again.json()["id"]
 
 
 def test_a_key_younger_than_a_day_is_kept(api, action):

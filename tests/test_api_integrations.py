@@ -104,10 +104,10 @@ def test_an_integration_cannot_be_deleted_through_the_api(admin_api, created):
 def test_the_list_filters_by_archived_and_slug(admin_api, created):
     Integration.objects.create(name="Old", slug="old", archived=True)
 
-    assert [item["slug"] for item in admin_api.get("/api/integrations/").json()] == ["acme", "old"]
-    assert [item["slug"] for item in admin_api.get("/api/integrations/?archived=true").json()] == ["old"]
-    assert [item["slug"] for item in admin_api.get("/api/integrations/?archived=false").json()] == ["acme"]
-    assert [item["id"] for item in admin_api.get("/api/integrations/?slug=acme").json()] == [created.pk]
+    assert [item["slug"] for item in admin_api.get("/api/integrations/").json()["results"]] == ["acme", "old"]
+    assert [item["slug"] for item in admin_api.get("/api/integrations/?archived=true").json()["results"]] == ["old"]
+    assert [item["slug"] for item in admin_api.get("/api/integrations/?archived=false").json()["results"]] == ["acme"]
+    assert [item["id"] for item in admin_api.get("/api/integrations/?slug=acme").json()["results"]] == [created.pk]
 
 
 def test_a_list_reads_secrets_names_in_one_query_and_decrypts_no_secret_value(admin_api, created,
@@ -125,8 +125,8 @@ def test_a_list_reads_secrets_names_in_one_query_and_decrypts_no_secret_value(ad
     with django_assert_max_num_queries(5):  # the token, the user's permissions (2), integrations, secrets
         response = admin_api.get("/api/integrations/")
 
-    assert len(response.json()) == 6
-    assert [item["secrets_set"] for item in response.json()] == [["OTHER", "TOKEN"]] + [["KEY"]] * 5
+    assert len(response.json()["results"]) == 6
+    assert [item["secrets_set"] for item in response.json()["results"]] == [["OTHER", "TOKEN"]] + [["KEY"]] * 5
     assert len(decrypted) == 1  # the one auth secret (whether it is set); none of the seven secret values
 
 

@@ -26,32 +26,34 @@ def test_the_callback_endpoint_is_documented_without_credentials(schema):
 
     # No security requirement on the operation, and none at the top for it to inherit.
     assert "security" not in callback and "security" not in schema
-    assert set(callback["responses"]) == {"202", "404", "405", "409", "411", "413", "500"}
+    assert set(callback["responses"]) == {"202", "404", "405", "409", "411", "413", "429", "500"}
     assert set(callback["requestBody"]["content"]) == {"application/json", "application/xml", "text/plain"}
 
 
-# Every operation may answer 405 (another method), 406 (an Accept it cannot answer) and 500.
-ANY = {"405", "406", "500"}
+# Every operation may answer 405 (another method), 406 (an Accept it cannot answer), 429 (throttled) and 500.
+ANY = {"405", "406", "429", "500"}
 # A body or a filter read: 400, and 415 for a body that is not JSON.
 BODY = {"400", "415"}
+# An operation that takes an Idempotency-Key: 400 for a key too long, 422 for a key reused.
+KEYED = {"400", "422"}
 
 
 @pytest.mark.parametrize("path, method, codes", [
     ("/api/actions/{action_id}/runs/", "post", {"201", "401", "403", "404", "409", "422"} | BODY),
     ("/api/runs/", "get", {"200", "400", "401", "403", "404"}),
-    ("/api/runs/{id}/", "get", {"200", "400", "401", "403", "404"}),
+    ("/api/runs/{id}/", "get", {"200", "304", "400", "401", "403", "404"}),
     ("/api/runs/{id}/exchanges/", "get", {"200", "400", "401", "403", "404"}),
-    ("/api/runs/{id}/refire/", "post", {"201", "401", "403", "404", "409"} | BODY),
-    ("/api/runs/{id}/cancel/", "post", {"200", "401", "403", "404", "409"}),
-    ("/api/runs/{id}/start/", "post", {"200", "401", "403", "404", "409"}),
-    ("/api/runs/{id}/confirm/", "post", {"200", "401", "403", "404", "409"}),
-    ("/api/runs/{id}/reject/", "post", {"200", "401", "403", "404", "409"} | BODY),
+    ("/api/runs/{id}/refire/", "post", {"201", "401", "403", "404", "409"} | BODY | KEYED),
+    ("/api/runs/{id}/cancel/", "post", {"200", "401", "403", "404", "409"} | KEYED),
+    ("/api/runs/{id}/start/", "post", {"200", "401", "403", "404", "409"} | KEYED),
+    ("/api/runs/{id}/confirm/", "post", {"200", "401", "403", "404", "409"} | KEYED),
+    ("/api/runs/{id}/reject/", "post", {"200", "401", "403", "404", "409"} | BODY | KEYED),
 ])
 def test_every_runs_operation_documents_its_error_responses(schema, path, method, codes):
     operation = schema["paths"][path][method]
 
     assert set(operation["responses"]) == codes | ANY
-    for code in (codes | ANY) - {"200", "201"}:
+    for code in (codes | ANY) - {"200", "201", "304"}:
         assert operation["responses"][code]["description"]
         [content] = operation["responses"][code]["content"].values()
         assert content["schema"] == {"$ref": "#/components/schemas/ErrorResponse"}

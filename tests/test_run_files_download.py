@@ -77,7 +77,7 @@ def test_the_api_lists_a_runs_files_with_links_and_downloads_them(viewer_user, r
     api = token_client(viewer_user)
 
     detail = api.get(f"/api/runs/{run.pk}/").json()
-    listed = api.get(detail["files_url"]).json()
+    listed = api.get(detail["files_url"]).json()["results"]
     response = api.get(listed[0]["download_url"], HTTP_ACCEPT="application/octet-stream")
 
     assert [(item["name"], item["size"], item["content_type"]) for item in listed] == [

@@ -7,6 +7,9 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from integrations_site.conditional import ConditionalMixin
+from integrations_site.idempotency import idempotent
+
 from integrations import api_errors
 from integrations.models import Action, Integration
 from integrations.openapi import AutoSchema
@@ -81,7 +84,7 @@ class DeliverySerializer(serializers.ModelSerializer):
     partial_update=extend_schema(summary="Change some of a webhook subscription's fields"),
     destroy=extend_schema(summary="Delete a webhook subscription and its deliveries"),
 )
-class SubscriptionViewSet(viewsets.ModelViewSet):
+class SubscriptionViewSet(ConditionalMixin, viewsets.ModelViewSet):
     """Webhook subscriptions."""
 
     queryset = Subscription.objects.select_related("created_by").prefetch_related("integrations", "actions")
@@ -95,6 +98,7 @@ class SubscriptionViewSet(viewsets.ModelViewSet):
         "partial_update": "updateWebhook", "destroy": "deleteWebhook", "rotate_secret": "rotateWebhookSecret",
     }
 
+    @idempotent
     def create(self, request, *args, **kwargs):
         given = self.get_serializer(data=request.data)
         given.is_valid(raise_exception=True)
@@ -106,6 +110,7 @@ class SubscriptionViewSet(viewsets.ModelViewSet):
                    responses={200: NewSubscriptionSerializer},
                    description="The old secret stops working at once; the answer shows the new one, this once.")
     @action(detail=True, methods=["post"], url_path="rotate-secret", permission_classes=[ChangePermissions])
+    @idempotent
     def rotate_secret(self, request, pk=None):
         subscription = self.get_object()
         subscription.secret = new_secret()
@@ -138,6 +143,7 @@ class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                     "starts a new retry window.",
     )
     @action(detail=True, methods=["post"], permission_classes=[ChangePermissions])
+    @idempotent
     def redeliver(self, request, pk=None):
         delivery = self.get_object()
         if not redeliver(delivery):
