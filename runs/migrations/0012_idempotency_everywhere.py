@@ -12,7 +12,7 @@ def forget_old_keys(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('runs', '0010_overview_causes'),
+        ('runs', '0011_cause_group_index'),
     ]
 
     operations = [
