@@ -115,3 +115,13 @@ class AutoSchema(ErrorsAutoSchema):
 
     def _should_add_http415_error_response(self):
         return self.reads_body() and super()._should_add_http415_error_response()
+
+
+def refuse_unknown_request_fields(result, generator, request, public):
+    """drf-spectacular hook: request bodies say what the API does (KnownFieldsOnly): a field that is not
+    declared is refused by name, so every request component (rows' too) has ``additionalProperties: false``.
+    Read-only fields sent back as read are ignored, so they stay declared, as readOnly."""
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request") and component.get("type") == "object" and "properties" in component:
+            component.setdefault("additionalProperties", False)
+    return result

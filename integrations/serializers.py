@@ -87,7 +87,17 @@ class JSONValueField(serializers.JSONField):
         return super().to_internal_value(data)
 
 
-class WriteOnlyTextField(serializers.CharField):
+class StrictCharField(serializers.CharField):
+    """Text that must be sent as text: DRF's CharField turns 42 and true into "42" and "True", which the schema
+    (type: string) does not allow; here they are refused (code invalid), as the schema says."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class WriteOnlyTextField(StrictCharField):
     """A value that is written, never read back: absent keeps the stored one, null or "" clears it."""
 
     def __init__(self, **kwargs):
@@ -173,8 +183,10 @@ class DefinitionSerializer(KnownFieldsOnly, serializers.ModelSerializer):
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         # Their own DRF checks would run beside the model's validators, with other words.
-        models.SlugField: serializers.CharField,
-        models.URLField: serializers.CharField,
+        models.SlugField: StrictCharField,
+        models.URLField: StrictCharField,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
         models.JSONField: JSONObjectField,
     }
 

@@ -192,7 +192,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
     # drf-standardized-errors' copy of the enum hook (it leaves the error components' enums alone).
-    "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
+    "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
+                             # Unknown fields are refused: request components say so (additionalProperties).
+                             "integrations.openapi.refuse_unknown_request_fields"],
     # One name for a choice set that several fields share (an action's request, polling and cancel webhook).
     "ENUM_NAME_OVERRIDES": {
         "MethodEnum": "integrations.models.Method",

@@ -3,8 +3,8 @@
 import pytest
 
 from integrations.models import Integration, Secret
-from tests.definitions_api import post_json
 from tests.api_helpers import codes, details
+from tests.definitions_api import post_json
 
 BEARER = {"name": "Acme", "auth_type": "bearer", "auth_secret": "{{ secrets.TOKEN }}",
           "secrets": {"TOKEN": "tok-1", "OTHER": "other-1"}}
@@ -134,3 +134,13 @@ def test_an_unknown_integration_is_404(admin_api, db):
     assert admin_api.get("/api/integrations/404/").status_code == 404
     assert admin_api.post("/api/integrations/404/archive/").status_code == 404
     assert admin_api.get("/api/integrations/404/export/").status_code == 404
+
+
+def test_text_fields_refuse_numbers_and_booleans_as_the_schema_says_strings(admin_api, db):
+    response = post_json(admin_api, "/api/integrations/", {**BEARER, "oauth_scope": 0, "description": True,
+                                                          "auth_secret": 7})
+
+    assert response.status_code == 400
+    assert codes(response) == {"oauth_scope": ["invalid"], "description": ["invalid"], "auth_secret": ["invalid"]}
+    assert details(response)["oauth_scope"] == ["Not a valid string."]
+    assert not Integration.objects.exists()

@@ -85,3 +85,11 @@ def test_the_idempotency_key_header_is_documented(schema):
     assert header["in"] == "header"
     assert not header.get("required", False)
     assert "422" in header["description"]
+
+
+def test_request_bodies_say_that_unknown_fields_are_refused(schema):
+    components = schema["components"]["schemas"]
+    requests = [name for name in components if name.endswith("Request") and "properties" in components[name]]
+
+    assert {"StartRunRequest", "IntegrationRequest", "ActionRequest", "StopConditionRequest"} <= set(requests)
+    assert [name for name in requests if components[name].get("additionalProperties") is not False] == []
