@@ -34,6 +34,9 @@ def action(integration):
 def groups(db):
     """The groups made by the 0002_groups migration, made again if a transactional test flushed them."""
     import_module("integrations.migrations.0002_groups").create_groups(apps, None)
+    from tests.webhook_helpers import grant_group_permissions
+
+    grant_group_permissions()  # webhooks' 0002 migration, whose grants a flush took too
 
 
 @pytest.fixture
