@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from integrations.models import Action, ActionInput, Integration, ResponseMapping, StopCondition
+from runs import clock
 from runs.dispatch import dispatch_once
 from runs.models import ACTIVE, Run
 
@@ -55,7 +56,10 @@ def _save(instance):
 
 def step(run):
     """Make ``run`` due now and let the dispatcher hand it to django-q2 (sync mode runs it here)."""
-    Run.objects.filter(pk=run.pk, next_poll_at__isnull=False).update(next_poll_at=timezone.now())
+    # Due by the clock the dispatcher reads (runs.clock: the database's, sampled and carried) as well as by this
+    # host's: when the sample lags a few ms, "now" by the host's clock is not yet due to the dispatcher, and a
+    # run stepped again and again stayed pending (seen on PostgreSQL).
+    Run.objects.filter(pk=run.pk, next_poll_at__isnull=False).update(next_poll_at=min(timezone.now(), clock.now()))
     dispatch_once()
     run.refresh_from_db()
     return run
