@@ -31,7 +31,18 @@ class TokenAuthentication(authentication.TokenAuthentication):
             raise exceptions.AuthenticationFailed(
                 "Invalid token header. Token string should not contain invalid characters."
             ) from None
-        return self.authenticate_credentials(key)
+        # Imported here: the site's throttles import DRF's settings, which import this module.
+        from integrations_site.throttling import WrongTokenThrottle
+
+        guesses = WrongTokenThrottle()
+        wait = guesses.refuses(request)
+        if wait:
+            raise exceptions.Throttled(wait)
+        try:
+            return self.authenticate_credentials(key)
+        except exceptions.AuthenticationFailed:
+            guesses.count(request)
+            raise
 
 
 class TokenScheme(OpenApiAuthenticationExtension):

@@ -61,6 +61,31 @@ class AnonymousLimit:
         return None
 
 
+class WrongTokenThrottle(SettingRate, AnonRateThrottle):
+    """Wrong tokens, per address, at the rate for requests without credentials: a client guessing tokens meets
+    429 once it has guessed wrong that often, and past it even a right guess is not looked at until the window
+    ends, so guessing gains nothing (TokenAuthentication)."""
+
+    scope = "wrong_token"
+    setting = "INTEGRATIONS_API_THROTTLE_ANON"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+    def refuses(self, request):
+        """Seconds to wait when this address has guessed wrong as often as the rate allows; 0 otherwise."""
+        if self.rate is None:
+            return 0
+        self.key = self.get_cache_key(request, None)
+        self.now = self.timer()
+        self.history = [moment for moment in self.cache.get(self.key, []) if moment > self.now - self.duration]
+        return math.ceil(self.wait() or 1) if len(self.history) >= self.num_requests else 0
+
+    def count(self, request):
+        if self.rate is not None and not self.refuses(request):
+            self.throttle_success()
+
+
 class CallbackThrottle(SettingRate, SimpleRateThrottle):
     """Per callback token: a service posting callbacks for many runs from one address is not held back."""
 

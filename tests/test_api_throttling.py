@@ -4,6 +4,7 @@ Retry-After; per user, per address without credentials, per callback token; coun
 import pytest
 from django.contrib.auth.models import Group, User
 from django.core.cache import cache
+from rest_framework.authtoken.models import Token
 
 from tests.api_helpers import codes, token_client
 from tests.definitions_api import token_client as definitions_client
@@ -78,3 +79,21 @@ def test_counters_live_in_the_shared_cache_not_in_the_process(settings, admin_us
     assert cache.get(f"throttle_user_{admin_user.pk}")  # what another process reads
     cache.clear()
     assert api.get("/api/integrations/").status_code == 200
+
+
+def test_wrong_tokens_are_counted_per_address_and_past_the_rate_no_token_is_looked_at(settings, admin_user):
+    settings.INTEGRATIONS_API_THROTTLE_ANON = "3/min"
+    right = definitions_client(admin_user)
+    key = Token.objects.get(user=admin_user).key
+    guessing = token_client()
+
+    guesses = [guessing.get("/api/integrations/", HTTP_AUTHORIZATION=f"Bearer {key[:-1]}x{n}").status_code
+               for n in range(3)]
+
+    assert guesses == [401, 401, 401]
+    # Past the rate, even the right key from that address is refused unread: guessing gains nothing.
+    assert throttled(guessing.get("/api/integrations/", HTTP_AUTHORIZATION=f"Bearer {key}"))
+    assert throttled(guessing.get("/api/integrations/", HTTP_AUTHORIZATION="Token wrong"))
+    # Another address with the right key is served; a right key does not count as a guess.
+    assert right.get("/api/integrations/", REMOTE_ADDR="10.9.8.7").status_code == 200
+    assert [right.get("/api/integrations/", REMOTE_ADDR="10.9.8.6").status_code for _ in range(4)] == [200] * 4
