@@ -14,7 +14,6 @@ from django.template.response import TemplateResponse
 from django.template.defaultfilters import pluralize
 from django.templatetags.static import static
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.text import capfirst
@@ -376,7 +375,7 @@ class IntegrationAdmin(KeptByRunsMixin, WriteOnlyAdminMixin, admin.ModelAdmin):
         self._set_archived(request, queryset, False)
 
     def _set_archived(self, request, queryset, archived):
-        count = queryset.exclude(archived=archived).update(archived=archived, updated_at=timezone.now())
+        count = queryset.set_archived(archived)
         verb = "archived" if archived else "unarchived"
         self.message_user(
             request, ngettext("%d integration %s.", "%d integrations %s.", count) % (count, verb), messages.SUCCESS

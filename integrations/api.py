@@ -120,9 +120,8 @@ class IntegrationViewSet(
 
     def _set_archived(self, archived):
         integration = self.get_object()
-        if integration.archived != archived:
-            integration.archived = archived
-            integration.save(update_fields=["archived", "updated_at"])
+        if Integration.objects.filter(pk=integration.pk).set_archived(archived):
+            integration.refresh_from_db()
         return Response(self.get_serializer(integration).data)
 
     @extend_schema(

@@ -98,6 +98,14 @@ class IntegrationQuerySet(models.QuerySet):
     def active(self):
         return self.filter(archived=False)
 
+    def set_archived(self, archived):
+        """Archive (or unarchive) these integrations, as the admin's actions and the API do; how many changed.
+
+        Their ``updated_at`` moves forward, so every process's definition snapshot of their actions is renewed
+        (runs.definitions) and an ETag taken before no longer matches.
+        """
+        return self.exclude(archived=archived).update(archived=archived, updated_at=timezone.now())
+
 
 class Integration(models.Model):
     """A connection to one third-party service."""
