@@ -39,8 +39,11 @@ from .models import Integration
 from .templating import NAME, PLACEHOLDER
 
 EXECUTE_KEYS = {"url", "data", "method", "headers", "store_data", "continue_if", "polling", "save_as_file", "files",
-                "status_code", "cast_data_to_json"}
-REVOKE_KEYS = {"url", "data", "method", "headers", "status_code", "cast_data_to_json"}
+                "status_code", "cast_data_to_json", "expected"}
+REVOKE_KEYS = {"url", "data", "method", "headers", "status_code", "cast_data_to_json", "expected"}
+# What an imported step accepts without "status_code": every status, as ChiefOnboarding (its requests are checked
+# against status_code only when one is given; requests' raise_for_status is not called).
+ANY_STATUS = "100-599"
 METHODS = {"HEAD", "GET", "POST", "PUT", "PATCH", "DELETE"}
 UNSUPPORTED = {
     "oauth": "OAuth (ChiefOnboarding's authorization-code sign-in) has no counterpart here; an integration "
@@ -58,6 +61,29 @@ ITEM_UNSUPPORTED = {
 }
 # Placeholders ChiefOnboarding fills for its OAuth flow.
 OAUTH_NAMES = {"redirect_url", "access_token", "refresh_token", "oauth"}
+
+
+# Parts that are objects of settings: one whose settings are all empty holds nothing (ChiefOnboarding's builder
+# writes ``"exists": {"url": "", "method": "GET", "expected": "", "fail_when_4xx_response_code": true}`` when
+# there is no check: a method and flags alone say nothing). Other parts (data, store_data) are empty only when
+# they are {} or []: ``{"note": ""}`` is a body, ``{"ALL": ""}`` a mapping of the whole answer.
+SETTINGS_PARTS = {"exists", "oauth", "polling", "continue_if"}
+
+
+def empty(value, settings_part=False):
+    """Whether a part of a manifest holds nothing: null, "", [], {} (or a SETTINGS_PARTS object of such)."""
+    if value is None or value == "" or value == [] or value == {}:
+        return True
+    if settings_part and isinstance(value, dict):
+        return all(empty(item) or isinstance(item, bool) or key == "method" for key, item in value.items())
+    return False
+
+
+def _without_empty(part):
+    """``part`` (an object) without its empty entries: an empty part is nothing, as in ChiefOnboarding."""
+    if not isinstance(part, dict):
+        return part
+    return {key: value for key, value in part.items() if not empty(value, key in SETTINGS_PARTS)}
 
 
 class ManifestRefused(Exception):
@@ -136,6 +162,7 @@ class _Converter:
         manifest = self.manifest
         if not isinstance(manifest, dict):
             raise ManifestRefused(["A manifest is a JSON object with an \"execute\" list."])
+        manifest = self.manifest = _without_empty(manifest)
         for key in manifest:
             if key in UNSUPPORTED:
                 self.fault(key, UNSUPPORTED[key])
@@ -191,6 +218,7 @@ class _Converter:
         stored, actions = set(), []
         for number, item in enumerate(items, start=1):
             where = f"{part} #{number}"
+            item = _without_empty(item)
             if not isinstance(item, dict):
                 self.fault(where, "a request is a JSON object")
                 continue
@@ -253,11 +281,16 @@ class _Converter:
             else:
                 action.update(body_type="json", body=json.dumps(self.value(data, f"{where} data", stored)))
         codes = item.get("status_code")
+        action["accepted_statuses"] = ANY_STATUS
         if codes:
-            if not isinstance(codes, list) or not all(isinstance(code, int) for code in codes):
-                self.fault(f"{where} status_code", "must be a list of status codes")
+            # ChiefOnboarding's builder stores them as text (["200"]); written by hand they are numbers.
+            if not isinstance(codes, list) or not all(
+                    isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 599
+                    or isinstance(code, str) and re.fullmatch(r"\s*[1-5]\d\d\s*", code) for code in codes):
+                self.fault(f"{where} status_code", "must be a list of status codes (100 to 599, as numbers or "
+                                                   "text: [200, \"201\"])")
             else:
-                action["accepted_statuses"] = ",".join(str(code) for code in codes)
+                action["accepted_statuses"] = ",".join(str(code).strip() for code in codes)
 
         condition = item.get("continue_if")
         if condition is not None:
@@ -292,7 +325,9 @@ class _Converter:
             self.fault(f"{where} store_data", "must be an object of names to paths")
             store = {}
         for field, path in store.items():
-            action["mappings"].append({"field": field, "path": str(path), "source": source})
+            # "" is ChiefOnboarding's notation for the whole answer.
+            path = str(path).strip() or "@body"
+            action["mappings"].append({"field": field, "path": path, "source": source})
         if item.get("save_as_file"):
             action["save_as_file"] = self.text(str(item["save_as_file"]), f"{where} save_as_file", stored)
         if item.get("files"):

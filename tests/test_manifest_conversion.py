@@ -123,7 +123,7 @@ def test_revoke_becomes_a_second_chain():
     ({"oauth": {"authenticate_url": "x"}}, "oauth: OAuth"),
     ({"form": [{"id": "x"}]}, "form: per-hire forms"),
     ({"exists": {"url": "x"}}, "exists: the \"exists\" check"),
-    ({"post_execute_notification": []}, "post_execute_notification:"),
+    ({"post_execute_notification": [{"type": "text", "message": "hi"}]}, "post_execute_notification:"),
     ({"something": 1}, "something: not a part of a ChiefOnboarding manifest"),
 ])
 def test_what_cannot_be_expressed_is_refused_naming_it(part, named):

@@ -104,7 +104,7 @@ def test_the_api_imports_a_manifest_and_names_what_it_refuses(admin_user, viewer
     body = {"name": "Onboarding", "secrets": {"SANDBOX_TOKEN": "t"}, "manifest": manifest("https://x.test")}
 
     refused = token_client(admin_user).post(
-        "/api/integrations/import-manifest/", {**body, "manifest": {**body["manifest"], "exists": {}}}, format="json")
+        "/api/integrations/import-manifest/", {**body, "manifest": {**body["manifest"], "exists": {"url": "https://x.test/u"}}}, format="json")
     forbidden = token_client(viewer_user).post("/api/integrations/import-manifest/", body, format="json")
     created = token_client(admin_user).post("/api/integrations/import-manifest/", body, format="json")
 

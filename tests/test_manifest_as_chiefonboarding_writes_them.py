@@ -1,0 +1,124 @@
+"""Manifests as ChiefOnboarding itself writes them, imported and run against a real local server.
+
+Its builder leaves empty parts (``"form": []``, ``"oauth": {}``, an ``exists``
+with no url), stores status codes as text (``["200"]``), gives revoke steps an
+``expected``, and reads the whole answer with a ``store_data`` path of ``""``.
+Without ``status_code`` it accepts any status.
+"""
+
+import json
+
+import pytest
+
+from integrations.manifests import import_manifest, manifest_document
+from runs.models import Run, Status
+from runs.services import start_run
+from tests.engine_helpers import drive
+from tests.servers import reply
+
+pytestmark = pytest.mark.usefixtures("q_sync")
+
+
+def chain(first):
+    """The runs of the chain started by ``first``, each driven to its end, in order."""
+    runs, run = [drive(first)], first
+    while (following := Run.objects.filter(previous_run=run).order_by("id").last()) is not None:
+        runs.append(drive(following))
+        run = following
+    return runs
+
+
+def builder_manifest(base):
+    """A manifest in the shape ChiefOnboarding's builder saves, every optional part present and empty."""
+    return {
+        "form": [],
+        "oauth": {},
+        "exists": {"url": "", "method": "GET", "expected": "", "headers": [], "fail_when_4xx_response_code": True},
+        "headers": {"Authorization": "Bearer {{ TOKEN }}"},
+        "extra_user_info": [],
+        "initial_data_form": [{"id": "TOKEN", "name": "API token"}],
+        "post_execute_notification": [],
+        "results_from": "",
+        "execute": [
+            {"url": f"{base}/users", "method": "POST", "data": {"email": "{{ email }}"}, "status_code": ["201"],
+             "store_data": {"USER_ID": "id", "ANSWER": ""}, "polling": {}, "continue_if": {}, "files": {},
+             "save_as_file": "", "headers": {}, "extra_headers": {}, "expected": ""},
+            {"url": f"{base}/users/{{{{ USER_ID }}}}/groups", "method": "PUT", "data": {"group": "staff"}},
+        ],
+        "revoke": [
+            {"url": f"{base}/users/{{{{ email }}}}", "method": "DELETE", "expected": "", "status_code": ["204", 200],
+             "headers": []},
+        ],
+    }
+
+
+def test_empty_parts_are_nothing_and_the_manifest_runs(db, server):
+    server.script("/users", reply(201, json={"id": "u-7", "email": "ada@example.test"}))
+    server.script("/users/u-7/groups", reply(200, json={"ok": True}))
+    server.script("/users/ada%40example.test", reply(204))
+
+    integration, created = import_manifest(builder_manifest(server.base_url), name="Builder",
+                                           secrets={"TOKEN": "tok-1"})
+
+    assert created
+    runs = chain(start_run(integration.actions.get(slug="step-1"), {"email": "ada@example.test"}))
+    assert [run.status for run in runs] == [Status.SUCCEEDED] * 2, [run.reason for run in runs]
+    assert runs[0].fields["USER_ID"] == "u-7"
+    assert runs[0].fields["ANSWER"] == {"id": "u-7", "email": "ada@example.test"}  # "" is the whole answer
+    assert server.requests_to("/users")[0].headers["Authorization"] == "Bearer tok-1"
+    assert server.requests_to("/users/u-7/groups")[0].json() == {"group": "staff"}
+
+    revoke = drive(start_run(integration.actions.get(slug="revoke-1"), {"email": "ada@example.test"}))
+    assert revoke.status == Status.SUCCEEDED, revoke.reason
+    assert server.requests_to("/users/ada%40example.test")[0].method == "DELETE"
+
+
+def test_status_codes_given_as_text_are_the_accepted_statuses(db, server):
+    server.script("/users", reply(200, json={"id": "u-1"}))  # 200 is not in ["201"]
+
+    integration, _ = import_manifest(builder_manifest(server.base_url), name="Strict", secrets={"TOKEN": "t"})
+    steps = {action.slug: action for action in integration.actions.all()}
+
+    assert steps["step-1"].accepted_statuses == "201"
+    assert steps["revoke-1"].accepted_statuses == "204,200"
+    run = drive(start_run(steps["step-1"], {"email": "a@example.test"}))
+    assert run.status == Status.FAILED
+    assert "200, which is not an accepted status (201)" in run.reason
+
+
+def test_without_status_code_any_status_is_accepted_as_in_chiefonboarding(db, server):
+    server.script("/users", reply(404, json={"id": "u-2", "detail": "created elsewhere"}))
+    server.script("/users/u-2/groups", reply(500, text="oops"))
+
+    integration, _ = import_manifest({"execute": [
+        {"url": f"{server.base_url}/users", "method": "POST", "store_data": {"USER_ID": "id"}},
+        {"url": f"{server.base_url}/users/{{{{ USER_ID }}}}/groups", "method": "POST"},
+    ]}, name="Lenient")
+
+    runs = chain(start_run(integration.actions.get(slug="step-1")))
+    assert [run.status for run in runs] == [Status.SUCCEEDED] * 2, [run.reason for run in runs]
+    assert runs[0].fields["USER_ID"] == "u-2"
+    assert integration.actions.get(slug="step-2").accepted_statuses == "100-599"
+
+
+@pytest.mark.parametrize("codes", [[200, "nope"], ["99"], [True], "200"])
+def test_a_status_code_that_is_no_status_is_refused_naming_it(codes):
+    from integrations.manifests import ManifestRefused
+
+    with pytest.raises(ManifestRefused) as refused:
+        manifest_document({"execute": [{"url": "https://x.test/", "status_code": codes}]}, name="X")
+
+    assert refused.value.faults == [
+        "execute #1 status_code: must be a list of status codes (100 to 599, as numbers or text: [200, \"201\"])."]
+
+
+def test_a_part_that_holds_something_is_still_refused_by_name():
+    from integrations.manifests import ManifestRefused
+
+    with pytest.raises(ManifestRefused) as refused:
+        manifest_document({"execute": [{"url": "https://x.test/"}],
+                           "oauth": {"authenticate_url": "https://x.test/auth"}}, name="X")
+
+    assert [fault.split(":")[0] for fault in refused.value.faults] == ["oauth"]
+    assert json.dumps(manifest_document({"execute": [{"url": "https://x.test/", "data": {"note": ""}}]},
+                                        name="X")["actions"][0]["body"]) == json.dumps('{"note": ""}')
