@@ -327,7 +327,8 @@ class _Converter:
         for field, path in store.items():
             # "" is ChiefOnboarding's notation for the whole answer.
             path = str(path).strip() or "@body"
-            action["mappings"].append({"field": field, "path": path, "source": source})
+            # ChiefOnboarding fails the run when a store_data path finds nothing.
+            action["mappings"].append({"field": field, "path": path, "source": source, "required": True})
         if item.get("save_as_file"):
             action["save_as_file"] = self.text(str(item["save_as_file"]), f"{where} save_as_file", stored)
         if item.get("files"):

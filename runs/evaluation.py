@@ -129,12 +129,14 @@ def unmet_conditions(rows, answer, context, redactor=None):
 
 
 def mapped_fields(mappings, answer):
-    """(fields found, paths that found nothing)."""
-    stored, missing = {}, []
+    """(fields found, paths that found nothing, those of them that are required: each "field <- path")."""
+    stored, missing, required = {}, [], []
     for mapping in mappings:
         found = resolve(mapping.path, answer.response)
         if found is MISSING:
             missing.append(f"{mapping.field} <- {mapping.path}")
+            if getattr(mapping, "required", False):
+                required.append(missing[-1])
         else:
             stored[mapping.field] = found
-    return stored, missing
+    return stored, missing, required

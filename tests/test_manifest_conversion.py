@@ -63,7 +63,7 @@ def test_initial_data_becomes_secrets_and_other_names_become_the_chain_variables
 def test_stored_data_becomes_mappings_that_later_steps_read():
     first, second, _ = convert()["actions"]
 
-    assert first["mappings"] == [{"field": "USER_ID", "path": "data.id", "source": "request"}]
+    assert first["mappings"] == [{"field": "USER_ID", "path": "data.id", "source": "request", "required": True}]
     assert second["url"] == "https://api.example.test/users/{{ USER_ID }}/export"
 
 
