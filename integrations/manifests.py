@@ -25,8 +25,12 @@ How a manifest's parts map onto ours:
 - ``status_code`` is the accepted statuses; ``save_as_file`` and ``files``
   keep their meaning.
 
-Whatever cannot be expressed so (OAuth, per-hire forms, the ``exists``
-check, notifications, Django template tags and filters) is refused, naming it.
+- ``form`` items (what a person fills for each hire) are the chain's inputs:
+  an item's name is the input's label, a choice item's fixed items its
+  choices; the run's variables fill them.
+
+Whatever cannot be expressed so (OAuth, the ``exists`` check,
+notifications, Django template tags and filters) is refused, naming it.
 """
 
 import json
@@ -48,14 +52,12 @@ METHODS = {"HEAD", "GET", "POST", "PUT", "PATCH", "DELETE"}
 UNSUPPORTED = {
     "oauth": "OAuth (ChiefOnboarding's authorization-code sign-in) has no counterpart here; an integration "
              "authenticates with Basic, a bearer token, an API key or OAuth client credentials",
-    "form": "per-hire forms (\"form\") ask a person to choose while the integration runs; declare the values "
-            "as inputs instead",
     "exists": "the \"exists\" check (does the user already have an account) is not a chain step; define it as "
               "an action of its own",
     "post_execute_notification": "notifications after a run (\"post_execute_notification\") are not sent by "
                                  "this product",
 }
-KNOWN = {"execute", "revoke", "headers", "initial_data_form", "extra_user_info", *UNSUPPORTED}
+KNOWN = {"execute", "revoke", "headers", "initial_data_form", "extra_user_info", "form", *UNSUPPORTED}
 ITEM_UNSUPPORTED = {
     "extra_headers": "\"extra_headers\" (ChiefOnboarding's Pritunl signing) has no counterpart here",
 }
@@ -101,6 +103,35 @@ class _Converter:
         self.secret_ids = set()
         self.variables = []  # of the chain being converted, in the order they are first used
         self.basic_auth = set()
+        self.form = {}  # the form's items as inputs, by id
+
+    def read_form(self, form):
+        """The ``form`` items (what a person fills for each hire) as the chains' inputs: an item's name is the
+        input's label, a choice item's fixed items its choices (their ids, the values sent)."""
+        if not isinstance(form, list):
+            self.fault("form", "must be a list of items ({\"id\": ..., \"name\": ..., \"type\": \"input\" or "
+                               "\"choice\"})")
+            return
+        for number, item in enumerate(form, start=1):
+            where = f"form #{number}"
+            ident = item.get("id") if isinstance(item, dict) else None
+            if not isinstance(ident, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", ident):
+                self.fault(where, "its id must be a name of letters, digits and underscores (it becomes an input)")
+                continue
+            if ident in self.secret_ids or ident in self.form:
+                self.fault(where, f"the id {ident} is used twice (form and initial_data_form ids name one value)")
+                continue
+            label = str(item.get("name") or "").strip()[:200]
+            row = {"name": ident, "label": label, "required": True}
+            choices = item.get("items") if str(item.get("type", "")).lower() == "choice" else None
+            if choices:
+                values = [str(choice.get("id", "")).strip() if isinstance(choice, dict) else str(choice).strip()
+                          for choice in choices] if isinstance(choices, list) else [""]
+                if not all(values) or any("," in value for value in values):
+                    self.fault(f"{where} items", "each choice needs an id without commas (the value sent)")
+                    continue
+                row["choices"] = ",".join(values)
+            self.form[ident] = row
 
     def fault(self, where, message):
         self.faults.append(f"{where}: {message}." if where else f"{message}.")
@@ -180,12 +211,14 @@ class _Converter:
                                                            "underscores (it becomes a secret's name)")
             else:
                 self.secret_ids.add(ident)
+        if "form" in manifest:
+            self.read_form(manifest["form"])
         headers = manifest.get("headers") or {}
         if not isinstance(headers, dict):
             self.fault("headers", "must be an object of header names to values")
             headers = {}
 
-        actions = self.chain("execute", "step", execute, headers, EXECUTE_KEYS, name)
+        actions = self.chain("execute", "step", execute, headers, EXECUTE_KEYS, name, form=list(self.form))
         revoke = manifest.get("revoke") or []
         if not isinstance(revoke, list):
             self.fault("revoke", "must be a list of requests")
@@ -213,8 +246,9 @@ class _Converter:
             raise ManifestRefused(self.faults)
         return document
 
-    def chain(self, part, prefix, items, default_headers, allowed, title):
-        self.variables = []
+    def chain(self, part, prefix, items, default_headers, allowed, title, form=()):
+        """The actions of one chain; ``form``: the ids of form items it asks for whether it uses them or not."""
+        self.variables = list(form)
         stored, actions = set(), []
         for number, item in enumerate(items, start=1):
             where = f"{part} #{number}"
@@ -233,7 +267,8 @@ class _Converter:
             action["next_action"] = following["slug"]
         # Every step declares the chain's variables: the first asks for them, the next carry them.
         for action in actions:
-            action["inputs"] = [{"name": variable, "required": True} for variable in self.variables]
+            action["inputs"] = [dict(self.form.get(variable) or {"name": variable, "required": True})
+                                for variable in self.variables]
         return actions
 
     def action(self, item, where, number, prefix, default_headers, stored, title):

@@ -122,3 +122,62 @@ def test_a_part_that_holds_something_is_still_refused_by_name():
     assert [fault.split(":")[0] for fault in refused.value.faults] == ["oauth"]
     assert json.dumps(manifest_document({"execute": [{"url": "https://x.test/", "data": {"note": ""}}]},
                                         name="X")["actions"][0]["body"]) == json.dumps('{"note": ""}')
+
+
+def form_manifest(base):
+    return {
+        "form": [
+            {"id": "TEAM_ID", "name": "Select the team", "type": "choice",
+             "items": [{"id": "t-1", "name": "Platform"}, {"id": "t-2", "name": "Design"}]},
+            {"id": "NICKNAME", "name": "Nickname in chat", "type": "input"},
+            {"id": "PROJECT", "name": "Project (fetched there)", "type": "choice", "url": f"{base}/projects",
+             "data_from": "data", "choice_value": "gid", "choice_name": "name"},
+        ],
+        "execute": [
+            {"url": f"{base}/teams/{{{{ TEAM_ID }}}}/members", "method": "POST",
+             "data": {"email": "{{ email }}", "nick": "{{ NICKNAME }}"}, "store_data": {"MEMBER": "id"}},
+            {"url": f"{base}/members/{{{{ MEMBER }}}}", "method": "GET"},
+        ],
+        "revoke": [{"url": f"{base}/teams/{{{{ TEAM_ID }}}}/members/{{{{ email }}}}", "method": "DELETE"}],
+    }
+
+
+def test_form_items_become_the_chains_inputs_filled_from_the_run_variables(db, server):
+    from django.core.exceptions import ValidationError
+
+    server.script("/teams/t-2/members", reply(201, json={"id": "m-1"}))
+    server.script("/members/m-1", reply(200, json={"ok": True}))
+
+    integration, _ = import_manifest(form_manifest(server.base_url), name="Teams")
+    steps = {action.slug: action for action in integration.actions.all()}
+
+    rows = [(row.name, row.label, row.choices, row.required) for row in steps["step-1"].inputs.all()]
+    assert rows == [("TEAM_ID", "Select the team", "t-1,t-2", True), ("NICKNAME", "Nickname in chat", "", True),
+                    ("PROJECT", "Project (fetched there)", "", True), ("email", "", "", True)]
+    assert [row.name for row in steps["step-2"].inputs.all()] == ["TEAM_ID", "NICKNAME", "PROJECT", "email"]
+    assert [(row.name, row.label) for row in steps["revoke-1"].inputs.all()] == [
+        ("TEAM_ID", "Select the team"), ("email", "")]
+
+    with pytest.raises(ValidationError) as refused:
+        start_run(steps["step-1"], {"TEAM_ID": "t-9", "NICKNAME": "a", "PROJECT": "p", "email": "a@x.test"})
+    assert "TEAM_ID" in str(refused.value)
+
+    runs = chain(start_run(steps["step-1"], {"TEAM_ID": "t-2", "NICKNAME": "ada", "PROJECT": "p-1",
+                                            "email": "ada@example.test"}))
+    assert [run.status for run in runs] == [Status.SUCCEEDED] * 2, [run.reason for run in runs]
+    assert server.requests_to("/teams/t-2/members")[0].json() == {"email": "ada@example.test", "nick": "ada"}
+
+
+def test_a_form_item_without_an_id_or_with_commas_in_a_choice_is_refused_naming_it():
+    from integrations.manifests import ManifestRefused
+
+    with pytest.raises(ManifestRefused) as refused:
+        manifest_document({"execute": [{"url": "https://x.test/"}], "form": [
+            {"name": "No id", "type": "input"},
+            {"id": "SIZE", "name": "Size", "type": "choice", "items": [{"id": "s,m", "name": "Small or medium"}]},
+        ]}, name="X")
+
+    assert refused.value.faults == [
+        "form #1: its id must be a name of letters, digits and underscores (it becomes an input).",
+        "form #2 items: each choice needs an id without commas (the value sent).",
+    ]
