@@ -40,7 +40,7 @@ from django.conf import settings
 from django.utils.text import slugify
 
 from .models import Integration
-from .templating import NAME, PLACEHOLDER
+from .templating import NAME, NO_DEFAULT, PLACEHOLDER, parse_placeholder
 
 EXECUTE_KEYS = {"url", "data", "method", "headers", "store_data", "continue_if", "polling", "save_as_file", "files",
                 "status_code", "cast_data_to_json", "expected"}
@@ -104,6 +104,7 @@ class _Converter:
         self.variables = []  # of the chain being converted, in the order they are first used
         self.basic_auth = set()
         self.form = {}  # the form's items as inputs, by id
+        self.needed = set()
 
     def read_form(self, form):
         """The ``form`` items (what a person fills for each hire) as the chains' inputs: an item's name is the
@@ -148,11 +149,13 @@ class _Converter:
             return value
 
         def replace(match):
-            inner = match.group(1).strip()
+            inner, default = parse_placeholder(match.group(1))
             if "|" in inner:
                 self.fault(where, f"the template filter in {match.group(0)} cannot be expressed; "
-                                  "only plain {{ name }} placeholders")
+                                  "only {{ name }} placeholders and the default filter ({{ name|default:'N/A' }})")
                 return match.group(0)
+            # The default filter is kept as written; a name used only with one is an input that may be left out.
+            tail = match.group(1).strip()[match.group(1).strip().index("|"):] if default is not NO_DEFAULT else ""
             if not NAME.fullmatch(inner):
                 self.fault(where, f"{match.group(0)} is not a placeholder this product reads")
                 return match.group(0)
@@ -161,17 +164,19 @@ class _Converter:
                                   "counterpart here")
                 return match.group(0)
             if inner in self.secret_ids:
-                return f"{{{{ secrets.{inner} }}}}"
+                return f"{{{{ secrets.{inner}{tail} }}}}"
             root = inner.split(".")[0]
             if root not in stored and root not in self.variables:
                 self.variables.append(root)
-            return f"{{{{ {inner} }}}}"
+            if default is NO_DEFAULT:
+                self.needed.add(root)
+            return f"{{{{ {inner}{tail} }}}}"
 
         return PLACEHOLDER.sub(replace, value)
 
     def secrets_only(self, text, where):
         """``text`` converted, where every placeholder must be an initial_data_form value (a secret)."""
-        for name in (match.group(1).strip() for match in PLACEHOLDER.finditer(text)):
+        for name in (parse_placeholder(match.group(1))[0] for match in PLACEHOLDER.finditer(text)):
             if name not in self.secret_ids:
                 self.fault(where, f"Basic credentials become the integration's authentication, which may only "
                                   f"use initial_data_form values; {{{{ {name} }}}} is not one")
@@ -249,6 +254,7 @@ class _Converter:
     def chain(self, part, prefix, items, default_headers, allowed, title, form=()):
         """The actions of one chain; ``form``: the ids of form items it asks for whether it uses them or not."""
         self.variables = list(form)
+        self.needed = set(form)  # the variables used without a default: their inputs are required
         stored, actions = set(), []
         for number, item in enumerate(items, start=1):
             where = f"{part} #{number}"
@@ -267,7 +273,8 @@ class _Converter:
             action["next_action"] = following["slug"]
         # Every step declares the chain's variables: the first asks for them, the next carry them.
         for action in actions:
-            action["inputs"] = [dict(self.form.get(variable) or {"name": variable, "required": True})
+            action["inputs"] = [dict(self.form.get(variable)
+                                     or {"name": variable, "required": variable in self.needed})
                                 for variable in self.variables]
         return actions
 

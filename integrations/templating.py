@@ -12,6 +12,42 @@ from django.core.exceptions import ValidationError
 
 PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_-]+)*")
+# ``name|default:'text'`` (Django's default filter, as ChiefOnboarding's manifests write it): the text when the
+# name has no value, or a value that is empty ("", null, false, 0, [] or {}).
+DEFAULT = re.compile(r"""(?P<name>[^|]*?)\s*\|\s*default\s*:\s*(?:'(?P<single>[^']*)'|"(?P<double>[^"]*)"|(?P<number>-?\d+(?:\.\d+)?))""",
+                     re.DOTALL)
+NO_DEFAULT = object()
+
+
+def parse_placeholder(inner):
+    """(name, default) of a placeholder's inside (``name`` or ``name|default:'text'``); the default is NO_DEFAULT
+    when there is none. The name of anything else is the whole inside, which NAME does not match."""
+    inner = inner.strip()
+    if "|" not in inner:
+        return inner, NO_DEFAULT
+    match = DEFAULT.fullmatch(inner)
+    if not match:
+        return inner, NO_DEFAULT
+    number = match.group("number")
+    if number is not None:
+        return match.group("name").strip(), float(number) if "." in number else int(number)
+    default = match.group("single") if match.group("single") is not None else match.group("double")
+    return match.group("name").strip(), default
+
+
+def fill(inner, context):
+    """The value of the placeholder whose inside is ``inner``: its name looked up, its default if it has one and
+    the name has no value or an empty one; raises UnknownPlaceholder naming a name without value nor default."""
+    name, default = parse_placeholder(inner)
+    try:
+        value = context.lookup(name)
+    except UnknownPlaceholder:
+        if default is NO_DEFAULT:
+            raise
+        return default
+    if default is not NO_DEFAULT and (value is None or value is False or value in ("", 0, [], {})):
+        return default
+    return value
 
 
 class UnknownPlaceholder(Exception):
@@ -24,7 +60,7 @@ class UnknownPlaceholder(Exception):
 
 def placeholder_names(text):
     """The names of the placeholders in ``text``, in order (assumes it is well-formed)."""
-    return [m.group(1).strip() for m in PLACEHOLDER.finditer(text)]
+    return [parse_placeholder(m.group(1))[0] for m in PLACEHOLDER.finditer(text)]
 
 
 def check_placeholders(text):
@@ -33,11 +69,12 @@ def check_placeholders(text):
         return
     rest = PLACEHOLDER.sub(lambda m: "", text)
     for match in PLACEHOLDER.finditer(text):
-        name = match.group(1).strip()
+        name = parse_placeholder(match.group(1))[0]
         if not NAME.fullmatch(name):
             raise ValidationError(
                 f"Placeholder {match.group(0)!r} is malformed: write {{{{ name }}}} with a name "
-                "made of letters, digits and underscores, dots between parts (e.g. {{ secrets.TOKEN }})."
+                "made of letters, digits and underscores, dots between parts (e.g. {{ secrets.TOKEN }}), "
+                "or {{ name|default:'text' }} for a text to use when it has no value (the one filter read)."
             )
     if "{{" in rest:
         raise ValidationError("A placeholder is opened with '{{' but never closed with '}}'.")
@@ -94,7 +131,7 @@ def render_text(text, context, encode=None):
         return text
 
     def replace(match):
-        value = as_text(context.lookup(match.group(1).strip()))
+        value = as_text(fill(match.group(1), context))
         return encode(value) if encode else value
 
     return PLACEHOLDER.sub(replace, text)
@@ -141,7 +178,7 @@ def render_value(value, context):
     if isinstance(value, str):
         match = PLACEHOLDER.fullmatch(value.strip())
         if match and value.strip().count("{{") == 1:
-            return context.lookup(match.group(1).strip())
+            return fill(match.group(1), context)
         return render_text(value, context)
     if isinstance(value, dict):
         return {render_text(key, context): render_value(item, context) for key, item in value.items()}
