@@ -61,6 +61,9 @@ KNOWN = {"execute", "revoke", "headers", "initial_data_form", "extra_user_info",
 ITEM_UNSUPPORTED = {
     "extra_headers": "\"extra_headers\" (ChiefOnboarding's Pritunl signing) has no counterpart here",
 }
+# {{ responses.N.path }}: the answer to request N (from 0) of the chain, kept as a field of that step's run.
+RESPONSES = re.compile(r"responses\.(\d+)((?:\.[A-Za-z0-9_-]+)*)")
+RESPONSE_FIELD = "responses_{}"
 # Placeholders ChiefOnboarding fills for its OAuth flow.
 OAUTH_NAMES = {"redirect_url", "access_token", "refresh_token", "oauth"}
 
@@ -105,6 +108,8 @@ class _Converter:
         self.basic_auth = set()
         self.form = {}  # the form's items as inputs, by id
         self.needed = set()
+        self.responses_read = set()
+        self.number = 0
 
     def read_form(self, form):
         """The ``form`` items (what a person fills for each hire) as the chains' inputs: an item's name is the
@@ -165,6 +170,16 @@ class _Converter:
                 return match.group(0)
             if inner in self.secret_ids:
                 return f"{{{{ secrets.{inner}{tail} }}}}"
+            read = RESPONSES.fullmatch(inner)
+            if read:  # a previous request's answer: ChiefOnboarding's responses list, from 0
+                index = int(read.group(1))
+                if index >= self.number - 1:
+                    self.fault(where, f"{match.group(0)} reads the answer of request #{index + 1} of the chain, "
+                                      f"which is not made before this one (responses count from 0: the first "
+                                      f"request's answer is responses.0)")
+                    return match.group(0)
+                self.responses_read.add(index)
+                return f"{{{{ {RESPONSE_FIELD.format(index)}{read.group(2) or ''}{tail} }}}}"
             root = inner.split(".")[0]
             if root not in stored and root not in self.variables:
                 self.variables.append(root)
@@ -255,9 +270,11 @@ class _Converter:
         """The actions of one chain; ``form``: the ids of form items it asks for whether it uses them or not."""
         self.variables = list(form)
         self.needed = set(form)  # the variables used without a default: their inputs are required
+        self.responses_read = set()
         stored, actions = set(), []
         for number, item in enumerate(items, start=1):
             where = f"{part} #{number}"
+            self.number = number
             item = _without_empty(item)
             if not isinstance(item, dict):
                 self.fault(where, "a request is a JSON object")
@@ -269,6 +286,11 @@ class _Converter:
                     self.fault(f"{where} {key}", f"not a key of a {part} request this product knows "
                                                  f"(known: {', '.join(sorted(allowed))})")
             actions.append(self.action(item, where, number, prefix, default_headers, stored, title))
+        for index in sorted(self.responses_read):
+            if index < len(actions):  # the answer read by a later step is kept as a field of this one's run
+                polled = actions[index]["polling_mode"] != "none"
+                actions[index]["mappings"].append({"field": RESPONSE_FIELD.format(index), "path": "@body",
+                                                   "source": "result" if polled else "request"})
         for action, following in zip(actions, actions[1:]):
             action["next_action"] = following["slug"]
         # Every step declares the chain's variables: the first asks for them, the next carry them.

@@ -181,3 +181,37 @@ def test_a_form_item_without_an_id_or_with_commas_in_a_choice_is_refused_naming_
         "form #1: its id must be a name of letters, digits and underscores (it becomes an input).",
         "form #2 items: each choice needs an id without commas (the value sent).",
     ]
+
+
+def test_responses_n_reads_the_answer_of_request_n_of_the_chain(db, server):
+    server.script("/users", reply(201, json={"data": {"id": "u-5", "links": ["a", "b"]}}))
+    server.script("/users/u-5/workspace", reply(200, json={"name": "ws-9"}))
+    server.script("/welcome", reply(200, json={"ok": True}))
+
+    integration, _ = import_manifest({"execute": [
+        {"url": f"{server.base_url}/users", "method": "POST", "data": {"email": "{{ email }}"}},
+        {"url": f"{server.base_url}/users/{{{{ responses.0.data.id }}}}/workspace", "method": "GET"},
+        {"url": f"{server.base_url}/welcome", "method": "POST",
+         "data": {"user": "{{ responses.0.data.id }}", "link": "{{ responses.0.data.links.1 }}",
+                  "workspace": "{{responses.1.name}}"}},
+    ]}, name="Responses")
+    steps = {action.slug: action for action in integration.actions.all()}
+
+    assert [row.name for row in steps["step-1"].inputs.all()] == ["email"]  # not a variable called "responses"
+    runs = chain(start_run(steps["step-1"], {"email": "ada@example.test"}))
+    assert [run.status for run in runs] == [Status.SUCCEEDED] * 3, [run.reason for run in runs]
+    assert server.requests_to("/welcome")[0].json() == {"user": "u-5", "link": "b", "workspace": "ws-9"}
+
+
+def test_responses_of_a_request_not_made_yet_is_refused_naming_it():
+    from integrations.manifests import ManifestRefused
+
+    with pytest.raises(ManifestRefused) as refused:
+        manifest_document({"execute": [
+            {"url": "https://x.test/a"},
+            {"url": "https://x.test/b/{{ responses.1.id }}"},
+        ]}, name="X")
+
+    assert refused.value.faults == [
+        "execute #2 url: {{ responses.1.id }} reads the answer of request #2 of the chain, which is not made before "
+        "this one (responses count from 0: the first request's answer is responses.0)."]
