@@ -6,7 +6,7 @@ value put in its place. Nothing else in the text is interpreted.
 
 import json
 import re
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from django.core.exceptions import ValidationError
 
@@ -152,8 +152,40 @@ class BlankPathSegment(Exception):
         )
 
 
+class BadBaseURL(Exception):
+    """A placeholder that starts a URL holds an address (``https://...``) that cannot begin one."""
+
+    def __init__(self, name, reason):
+        self.name = name
+        super().__init__(f"{{{{ {name} }}}} starts the URL and holds an address, which {reason}: give it an "
+                         "http or https address with a host and no query or fragment (https://host/base/path).")
+
+
+def _leading_base(name, value, rest):
+    """``value`` as the start of a URL when it is an absolute http(s) address (a whole base URL), else None.
+
+    Only the placeholder that starts a URL may hold one: anywhere else a value is a part, percent-encoded.
+    """
+    if "://" not in value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise BadBaseURL(name, f"is not http or https ({parts.scheme or 'no scheme'})")
+    if not parts.netloc:
+        raise BadBaseURL(name, "has no host")
+    if parts.query or parts.fragment or "?" in value or "#" in value:
+        raise BadBaseURL(name, "has a query or a fragment, which the rest of the URL would follow")
+    if any(char.isspace() or ord(char) < 32 or ord(char) == 127 for char in value):
+        raise BadBaseURL(name, "holds a space or a control character")
+    return value.rstrip("/") if rest.startswith("/") else value
+
+
 def render_url(text, context):
     """Fill a URL: each value is percent-encoded so it cannot change the URL's shape.
+
+    The one exception: a placeholder that starts the URL (``{{ BASE_URL }}/users``) may hold a whole base URL,
+    an absolute http(s) address, put in as it is (the outbound guard checks where it leads, like any address);
+    raises BadBaseURL for an address that cannot start one.
 
     Raises BlankPathSegment when a part of the path (between slashes, or the host) made only of placeholders
     would be empty: ``/tickets/{{ id }}/notes`` with a blank id is another address, not a ticket's notes.
@@ -166,6 +198,13 @@ def render_url(text, context):
             names = placeholder_names(part)
             if names and not PLACEHOLDER.sub("", part).strip() and not render_text(part, context, encode):
                 raise BlankPathSegment(names, text)
+    lead = PLACEHOLDER.match(text)
+    if lead:
+        value = as_text(fill(lead.group(1), context))
+        rest = text[lead.end():]
+        base = _leading_base(parse_placeholder(lead.group(1))[0], value, rest)
+        if base is not None:
+            return base + render_text(rest, context, encode=encode)
     return render_text(text, context, encode=encode)
 
 
