@@ -61,6 +61,9 @@ KNOWN = {"execute", "revoke", "headers", "initial_data_form", "extra_user_info",
 ITEM_UNSUPPORTED = {
     "extra_headers": "\"extra_headers\" (ChiefOnboarding's Pritunl signing) has no counterpart here",
 }
+# The parts of ChiefOnboarding's user-sync manifests (they import or sync users on a schedule).
+USER_SYNC_KEYS = ("action", "schedule", "data_from", "data_structure", "next_page", "next_page_token_from",
+                  "next_page_token")
 # {{ responses.N.path }}: the answer to request N (from 0) of the chain, kept as a field of that step's run.
 RESPONSES = re.compile(r"responses\.(\d+)((?:\.[A-Za-z0-9_-]+)*)")
 RESPONSE_FIELD = "responses_{}"
@@ -214,6 +217,13 @@ class _Converter:
         if not isinstance(manifest, dict):
             raise ManifestRefused(["A manifest is a JSON object with an \"execute\" list."])
         manifest = self.manifest = _without_empty(manifest)
+        sync = [key for key in USER_SYNC_KEYS if key in manifest]
+        if sync:
+            raise ManifestRefused([
+                f"This is a ChiefOnboarding user-sync manifest ({', '.join(sync)}), which fetches a list of users "
+                "on a schedule and acts once per user: it would need schedules and a fan-out over a list, which "
+                "this product does not have yet, so only execute and revoke manifests import."
+            ])
         for key in manifest:
             if key in UNSUPPORTED:
                 self.fault(key, UNSUPPORTED[key])

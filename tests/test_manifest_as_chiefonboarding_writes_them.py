@@ -215,3 +215,26 @@ def test_responses_of_a_request_not_made_yet_is_refused_naming_it():
     assert refused.value.faults == [
         "execute #2 url: {{ responses.1.id }} reads the answer of request #2 of the chain, which is not made before "
         "this one (responses count from 0: the first request's answer is responses.0)."]
+
+
+def test_a_user_sync_manifest_is_refused_in_one_sentence_naming_it(db):
+    from integrations.manifests import ManifestRefused
+    from integrations.models import Integration
+
+    sync = {
+        "action": "create", "schedule": "0 * * * *", "data_from": "employees",
+        "data_structure": {"email": "workEmail", "first_name": "firstName"},
+        "next_page": "https://api.example.test/employees?page={{ NEXT_PAGE_TOKEN }}",
+        "next_page_token_from": "meta.next", "headers": {"Authorization": "Bearer {{ TOKEN }}"},
+        "initial_data_form": [{"id": "TOKEN", "name": "Token"}], "execute": [],
+    }
+
+    with pytest.raises(ManifestRefused) as refused:
+        import_manifest(sync, name="Directory", secrets={"TOKEN": "t"})
+
+    assert refused.value.faults == [
+        "This is a ChiefOnboarding user-sync manifest (action, schedule, data_from, data_structure, next_page, "
+        "next_page_token_from), which fetches a list of users on a schedule and acts once per user: it would need "
+        "schedules and a fan-out over a list, which this product does not have yet, so only execute and revoke "
+        "manifests import."]
+    assert not Integration.objects.exists()
