@@ -29,8 +29,12 @@ How a manifest's parts map onto ours:
   an item's name is the input's label, a choice item's fixed items its
   choices; the run's variables fill them.
 
-Whatever cannot be expressed so (OAuth, the ``exists`` check,
-notifications, Django template tags and filters) is refused, naming it.
+- ``exists`` (does a person have an account) is an action of its own,
+  ``exists``: its run succeeds when the answer's text contains ``expected``
+  and fails (continue_if not met) when it does not.
+
+Whatever cannot be expressed so (OAuth, notifications, Django template
+tags and filters other than default) is refused, naming it.
 """
 
 import json
@@ -52,12 +56,12 @@ METHODS = {"HEAD", "GET", "POST", "PUT", "PATCH", "DELETE"}
 UNSUPPORTED = {
     "oauth": "OAuth (ChiefOnboarding's authorization-code sign-in) has no counterpart here; an integration "
              "authenticates with Basic, a bearer token, an API key or OAuth client credentials",
-    "exists": "the \"exists\" check (does the user already have an account) is not a chain step; define it as "
-              "an action of its own",
     "post_execute_notification": "notifications after a run (\"post_execute_notification\") are not sent by "
                                  "this product",
 }
-KNOWN = {"execute", "revoke", "headers", "initial_data_form", "extra_user_info", "form", *UNSUPPORTED}
+KNOWN = {"execute", "revoke", "headers", "initial_data_form", "extra_user_info", "form", "exists", *UNSUPPORTED}
+EXISTS_KEYS = {"url", "method", "headers", "expected", "status_code", "fail_when_4xx_response_code", "data",
+               "cast_data_to_json"}
 ITEM_UNSUPPORTED = {
     "extra_headers": "\"extra_headers\" (ChiefOnboarding's Pritunl signing) has no counterpart here",
 }
@@ -254,6 +258,8 @@ class _Converter:
             self.fault("revoke", "must be a list of requests")
             revoke = []
         actions += self.chain("revoke", "revoke", revoke, headers, REVOKE_KEYS, f"{name}, revoke")
+        if "exists" in manifest:
+            actions += self.exists(manifest["exists"], headers, name)
 
         document = {
             "name": name,
@@ -308,6 +314,34 @@ class _Converter:
             action["inputs"] = [dict(self.form.get(variable)
                                      or {"name": variable, "required": variable in self.needed})
                                 for variable in self.variables]
+        return actions
+
+    def exists(self, check, default_headers, title):
+        """ChiefOnboarding's check whether a person has an account: an action of its own, ``exists``, whose run
+        succeeds when the answer's text contains ``expected`` and fails (continue_if not met) when not."""
+        if not isinstance(check, dict):
+            self.fault("exists", "must be an object ({\"url\": ..., \"expected\": ...})")
+            return []
+        expected = check.get("expected")
+        if not isinstance(expected, str) or not expected.strip():
+            self.fault("exists expected", "the text the answer contains when the account exists is needed")
+            return []
+        request = {key: value for key, value in check.items() if key not in ("expected", "fail_when_4xx_response_code")}
+        actions = self.chain("exists", "exists", [request], default_headers, EXISTS_KEYS, f"{title}, exists")
+        if not actions:
+            return []
+        action = actions[0]
+        action.update(slug="exists", name=f"{title}: does the account exist?",
+                      description=("Does the account exist? The run succeeds when the answer contains "
+                                   f"{expected!r} and fails (continue_if not met) when it does not.")[:500])
+        if not check.get("status_code"):
+            # ChiefOnboarding's check calls raise_for_status() unless fail_when_4xx_response_code is false.
+            action["accepted_statuses"] = ANY_STATUS if check.get("fail_when_4xx_response_code") is False else "100-399"
+        variables = list(self.variables)
+        value = self.text(expected, "exists expected", set())
+        action["continue_if"].append({"path": "@text", "operator": "contains", "value": value})
+        action["inputs"] += [{"name": name, "required": name in self.needed}
+                             for name in self.variables if name not in variables]
         return actions
 
     def action(self, item, where, number, prefix, default_headers, stored, title):

@@ -238,3 +238,44 @@ def test_a_user_sync_manifest_is_refused_in_one_sentence_naming_it(db):
         "schedules and a fan-out over a list, which this product does not have yet, so only execute and revoke "
         "manifests import."]
     assert not Integration.objects.exists()
+
+
+def test_exists_becomes_an_action_whose_run_says_whether_the_account_exists(db, server):
+    server.script("/users", reply(200, json={"users": [{"email": "ada@example.test", "active": True}]}))
+    server.script("/page", reply(200, text="<html><p>grace@example.test</p></html>", content_type="text/html"))
+
+    integration, _ = import_manifest({
+        "headers": {"Authorization": "Bearer {{ TOKEN }}"},
+        "initial_data_form": [{"id": "TOKEN", "name": "Token"}],
+        "exists": {"url": f"{server.base_url}/users?query={{{{ email }}}}", "method": "GET",
+                   "expected": "{{ email }}", "fail_when_4xx_response_code": True},
+        "execute": [{"url": f"{server.base_url}/users", "method": "POST", "data": {"email": "{{ email }}"}}],
+    }, name="Accounts", secrets={"TOKEN": "tok"})
+    check = integration.actions.get(slug="exists")
+
+    assert check.next_action is None and [row.name for row in check.inputs.all()] == ["email"]
+    found = drive(start_run(check, {"email": "ada@example.test"}))
+    missing = drive(start_run(check, {"email": "bob@example.test"}))
+
+    assert found.status == Status.SUCCEEDED, found.reason
+    assert missing.status == Status.FAILED
+    assert missing.reason.startswith("The response does not meet continue_if: @text contains 'bob@example.test'")
+    assert server.requests[0].query == "query=ada%40example.test"
+    assert server.requests[0].headers["Authorization"] == "Bearer tok"
+    assert check.accepted_statuses == "100-399"  # ChiefOnboarding's raise_for_status()
+
+    page, _ = import_manifest({"exists": {"url": f"{server.base_url}/page", "method": "GET",
+                                          "expected": "{{ email }}"},
+                               "execute": [{"url": f"{server.base_url}/users"}]}, name="Page")
+    html = drive(start_run(page.actions.get(slug="exists"), {"email": "grace@example.test"}))
+    assert html.status == Status.SUCCEEDED, html.reason  # the text received, whatever its format
+
+
+def test_an_exists_without_expected_is_refused_naming_it():
+    from integrations.manifests import ManifestRefused
+
+    with pytest.raises(ManifestRefused) as refused:
+        manifest_document({"execute": [{"url": "https://x.test/"}], "exists": {"url": "https://x.test/u"}}, name="X")
+
+    assert refused.value.faults == [
+        "exists expected: the text the answer contains when the account exists is needed."]

@@ -122,7 +122,7 @@ def test_revoke_becomes_a_second_chain():
 @pytest.mark.parametrize("part, named", [
     ({"oauth": {"authenticate_url": "x"}}, "oauth: OAuth"),
     ({"form": [{"id": "x y"}]}, "form #1: its id must be a name"),
-    ({"exists": {"url": "x"}}, "exists: the \"exists\" check"),
+    ({"exists": {"url": "x"}}, "exists expected: the text the answer contains"),
     ({"post_execute_notification": [{"type": "text", "message": "hi"}]}, "post_execute_notification:"),
     ({"something": 1}, "something: not a part of a ChiefOnboarding manifest"),
 ])
