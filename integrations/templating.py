@@ -14,8 +14,11 @@ PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_-]+)*")
 # ``name|default:'text'`` (Django's default filter, as ChiefOnboarding's manifests write it): the text when the
 # name has no value, or a value that is empty ("", null, false, 0, [] or {}).
-DEFAULT = re.compile(r"""(?P<name>[^|]*?)\s*\|\s*default\s*:\s*(?:'(?P<single>[^']*)'|"(?P<double>[^"]*)"|(?P<number>-?\d+(?:\.\d+)?))""",
-                     re.DOTALL)
+DEFAULT = re.compile(
+    r"""(?P<name>[^|]*?)\s*\|\s*default\s*:\s*"""
+    r"""(?:'(?P<single>[^']*)'|"(?P<double>[^"]*)"|(?P<number>-?\d+(?:\.\d+)?))""",
+    re.DOTALL,
+)
 NO_DEFAULT = object()
 
 

@@ -103,8 +103,9 @@ def test_a_secret_without_a_value_is_named(db, tmp_path):
 def test_the_api_imports_a_manifest_and_names_what_it_refuses(admin_user, viewer_user, db):
     body = {"name": "Onboarding", "secrets": {"SANDBOX_TOKEN": "t"}, "manifest": manifest("https://x.test")}
 
+    oauth = {"authenticate_url": "https://x.test/auth"}
     refused = token_client(admin_user).post(
-        "/api/integrations/import-manifest/", {**body, "manifest": {**body["manifest"], "oauth": {"authenticate_url": "https://x.test/auth"}}}, format="json")
+        "/api/integrations/import-manifest/", {**body, "manifest": {**body["manifest"], "oauth": oauth}}, format="json")
     forbidden = token_client(viewer_user).post("/api/integrations/import-manifest/", body, format="json")
     created = token_client(admin_user).post("/api/integrations/import-manifest/", body, format="json")
 

@@ -2,7 +2,6 @@
 (ChiefOnboarding's store_data), for every action, set in the admin and the API; an import's store_data is one."""
 
 import pytest
-from django.urls import reverse
 
 from integrations.manifests import import_manifest
 from integrations.models import ResponseMapping
