@@ -440,7 +440,7 @@ class StopConditionInline(PositionedInline):
 
 class ResponseMappingInline(PositionedInline):
     model = ResponseMapping
-    fields = ["position", "field", "path", "source"]
+    fields = ["position", "field", "path", "source", "required"]
     verbose_name = "response mapping"
     verbose_name_plural = "Response mappings (store a value from the response into a field of the run)"
 

@@ -25,8 +25,16 @@ How a manifest's parts map onto ours:
 - ``status_code`` is the accepted statuses; ``save_as_file`` and ``files``
   keep their meaning.
 
-Whatever cannot be expressed so (OAuth, per-hire forms, the ``exists``
-check, notifications, Django template tags and filters) is refused, naming it.
+- ``form`` items (what a person fills for each hire) are the chain's inputs:
+  an item's name is the input's label, a choice item's fixed items its
+  choices; the run's variables fill them.
+
+- ``exists`` (does a person have an account) is an action of its own,
+  ``exists``: its run succeeds when the answer's text contains ``expected``
+  and fails (continue_if not met) when it does not.
+
+Whatever cannot be expressed so (OAuth, notifications, Django template
+tags and filters other than default) is refused, naming it.
 """
 
 import json
@@ -36,28 +44,58 @@ from django.conf import settings
 from django.utils.text import slugify
 
 from .models import Integration
-from .templating import NAME, PLACEHOLDER
+from .templating import NAME, NO_DEFAULT, PLACEHOLDER, parse_placeholder
 
 EXECUTE_KEYS = {"url", "data", "method", "headers", "store_data", "continue_if", "polling", "save_as_file", "files",
-                "status_code", "cast_data_to_json"}
-REVOKE_KEYS = {"url", "data", "method", "headers", "status_code", "cast_data_to_json"}
+                "status_code", "cast_data_to_json", "expected"}
+REVOKE_KEYS = {"url", "data", "method", "headers", "status_code", "cast_data_to_json", "expected"}
+# What an imported step accepts without "status_code": every status, as ChiefOnboarding (its requests are checked
+# against status_code only when one is given; requests' raise_for_status is not called).
+ANY_STATUS = "100-599"
 METHODS = {"HEAD", "GET", "POST", "PUT", "PATCH", "DELETE"}
 UNSUPPORTED = {
     "oauth": "OAuth (ChiefOnboarding's authorization-code sign-in) has no counterpart here; an integration "
              "authenticates with Basic, a bearer token, an API key or OAuth client credentials",
-    "form": "per-hire forms (\"form\") ask a person to choose while the integration runs; declare the values "
-            "as inputs instead",
-    "exists": "the \"exists\" check (does the user already have an account) is not a chain step; define it as "
-              "an action of its own",
     "post_execute_notification": "notifications after a run (\"post_execute_notification\") are not sent by "
                                  "this product",
 }
-KNOWN = {"execute", "revoke", "headers", "initial_data_form", "extra_user_info", *UNSUPPORTED}
+KNOWN = {"execute", "revoke", "headers", "initial_data_form", "extra_user_info", "form", "exists", *UNSUPPORTED}
+EXISTS_KEYS = {"url", "method", "headers", "expected", "status_code", "fail_when_4xx_response_code", "data",
+               "cast_data_to_json"}
 ITEM_UNSUPPORTED = {
     "extra_headers": "\"extra_headers\" (ChiefOnboarding's Pritunl signing) has no counterpart here",
 }
+# The parts of ChiefOnboarding's user-sync manifests (they import or sync users on a schedule).
+USER_SYNC_KEYS = ("action", "schedule", "data_from", "data_structure", "next_page", "next_page_token_from",
+                  "next_page_token")
+# {{ responses.N.path }}: the answer to request N (from 0) of the chain, kept as a field of that step's run.
+RESPONSES = re.compile(r"responses\.(\d+)((?:\.[A-Za-z0-9_-]+)*)")
+RESPONSE_FIELD = "responses_{}"
 # Placeholders ChiefOnboarding fills for its OAuth flow.
 OAUTH_NAMES = {"redirect_url", "access_token", "refresh_token", "oauth"}
+
+
+# Parts that are objects of settings: one whose settings are all empty holds nothing (ChiefOnboarding's builder
+# writes ``"exists": {"url": "", "method": "GET", "expected": "", "fail_when_4xx_response_code": true}`` when
+# there is no check: a method and flags alone say nothing). Other parts (data, store_data) are empty only when
+# they are {} or []: ``{"note": ""}`` is a body, ``{"ALL": ""}`` a mapping of the whole answer.
+SETTINGS_PARTS = {"exists", "oauth", "polling", "continue_if"}
+
+
+def empty(value, settings_part=False):
+    """Whether a part of a manifest holds nothing: null, "", [], {} (or a SETTINGS_PARTS object of such)."""
+    if value is None or value == "" or value == [] or value == {}:
+        return True
+    if settings_part and isinstance(value, dict):
+        return all(empty(item) or isinstance(item, bool) or key == "method" for key, item in value.items())
+    return False
+
+
+def _without_empty(part):
+    """``part`` (an object) without its empty entries: an empty part is nothing, as in ChiefOnboarding."""
+    if not isinstance(part, dict):
+        return part
+    return {key: value for key, value in part.items() if not empty(value, key in SETTINGS_PARTS)}
 
 
 class ManifestRefused(Exception):
@@ -75,6 +113,38 @@ class _Converter:
         self.secret_ids = set()
         self.variables = []  # of the chain being converted, in the order they are first used
         self.basic_auth = set()
+        self.form = {}  # the form's items as inputs, by id
+        self.needed = set()
+        self.responses_read = set()
+        self.number = 0
+
+    def read_form(self, form):
+        """The ``form`` items (what a person fills for each hire) as the chains' inputs: an item's name is the
+        input's label, a choice item's fixed items its choices (their ids, the values sent)."""
+        if not isinstance(form, list):
+            self.fault("form", "must be a list of items ({\"id\": ..., \"name\": ..., \"type\": \"input\" or "
+                               "\"choice\"})")
+            return
+        for number, item in enumerate(form, start=1):
+            where = f"form #{number}"
+            ident = item.get("id") if isinstance(item, dict) else None
+            if not isinstance(ident, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", ident):
+                self.fault(where, "its id must be a name of letters, digits and underscores (it becomes an input)")
+                continue
+            if ident in self.secret_ids or ident in self.form:
+                self.fault(where, f"the id {ident} is used twice (form and initial_data_form ids name one value)")
+                continue
+            label = str(item.get("name") or "").strip()[:200]
+            row = {"name": ident, "label": label, "required": True}
+            choices = item.get("items") if str(item.get("type", "")).lower() == "choice" else None
+            if choices:
+                values = [str(choice.get("id", "")).strip() if isinstance(choice, dict) else str(choice).strip()
+                          for choice in choices] if isinstance(choices, list) else [""]
+                if not all(values) or any("," in value for value in values):
+                    self.fault(f"{where} items", "each choice needs an id without commas (the value sent)")
+                    continue
+                row["choices"] = ",".join(values)
+            self.form[ident] = row
 
     def fault(self, where, message):
         self.faults.append(f"{where}: {message}." if where else f"{message}.")
@@ -91,11 +161,13 @@ class _Converter:
             return value
 
         def replace(match):
-            inner = match.group(1).strip()
+            inner, default = parse_placeholder(match.group(1))
             if "|" in inner:
                 self.fault(where, f"the template filter in {match.group(0)} cannot be expressed; "
-                                  "only plain {{ name }} placeholders")
+                                  "only {{ name }} placeholders and the default filter ({{ name|default:'N/A' }})")
                 return match.group(0)
+            # The default filter is kept as written; a name used only with one is an input that may be left out.
+            tail = match.group(1).strip()[match.group(1).strip().index("|"):] if default is not NO_DEFAULT else ""
             if not NAME.fullmatch(inner):
                 self.fault(where, f"{match.group(0)} is not a placeholder this product reads")
                 return match.group(0)
@@ -104,17 +176,29 @@ class _Converter:
                                   "counterpart here")
                 return match.group(0)
             if inner in self.secret_ids:
-                return f"{{{{ secrets.{inner} }}}}"
+                return f"{{{{ secrets.{inner}{tail} }}}}"
+            read = RESPONSES.fullmatch(inner)
+            if read:  # a previous request's answer: ChiefOnboarding's responses list, from 0
+                index = int(read.group(1))
+                if index >= self.number - 1:
+                    self.fault(where, f"{match.group(0)} reads the answer of request #{index + 1} of the chain, "
+                                      f"which is not made before this one (responses count from 0: the first "
+                                      f"request's answer is responses.0)")
+                    return match.group(0)
+                self.responses_read.add(index)
+                return f"{{{{ {RESPONSE_FIELD.format(index)}{read.group(2) or ''}{tail} }}}}"
             root = inner.split(".")[0]
             if root not in stored and root not in self.variables:
                 self.variables.append(root)
-            return f"{{{{ {inner} }}}}"
+            if default is NO_DEFAULT:
+                self.needed.add(root)
+            return f"{{{{ {inner}{tail} }}}}"
 
         return PLACEHOLDER.sub(replace, value)
 
     def secrets_only(self, text, where):
         """``text`` converted, where every placeholder must be an initial_data_form value (a secret)."""
-        for name in (match.group(1).strip() for match in PLACEHOLDER.finditer(text)):
+        for name in (parse_placeholder(match.group(1))[0] for match in PLACEHOLDER.finditer(text)):
             if name not in self.secret_ids:
                 self.fault(where, f"Basic credentials become the integration's authentication, which may only "
                                   f"use initial_data_form values; {{{{ {name} }}}} is not one")
@@ -136,6 +220,14 @@ class _Converter:
         manifest = self.manifest
         if not isinstance(manifest, dict):
             raise ManifestRefused(["A manifest is a JSON object with an \"execute\" list."])
+        manifest = self.manifest = _without_empty(manifest)
+        sync = [key for key in USER_SYNC_KEYS if key in manifest]
+        if sync:
+            raise ManifestRefused([
+                f"This is a ChiefOnboarding user-sync manifest ({', '.join(sync)}), which fetches a list of users "
+                "on a schedule and acts once per user: it would need schedules and a fan-out over a list, which "
+                "this product does not have yet, so only execute and revoke manifests import."
+            ])
         for key in manifest:
             if key in UNSUPPORTED:
                 self.fault(key, UNSUPPORTED[key])
@@ -153,17 +245,21 @@ class _Converter:
                                                            "underscores (it becomes a secret's name)")
             else:
                 self.secret_ids.add(ident)
+        if "form" in manifest:
+            self.read_form(manifest["form"])
         headers = manifest.get("headers") or {}
         if not isinstance(headers, dict):
             self.fault("headers", "must be an object of header names to values")
             headers = {}
 
-        actions = self.chain("execute", "step", execute, headers, EXECUTE_KEYS, name)
+        actions = self.chain("execute", "step", execute, headers, EXECUTE_KEYS, name, form=list(self.form))
         revoke = manifest.get("revoke") or []
         if not isinstance(revoke, list):
             self.fault("revoke", "must be a list of requests")
             revoke = []
         actions += self.chain("revoke", "revoke", revoke, headers, REVOKE_KEYS, f"{name}, revoke")
+        if "exists" in manifest:
+            actions += self.exists(manifest["exists"], headers, name)
 
         document = {
             "name": name,
@@ -186,11 +282,16 @@ class _Converter:
             raise ManifestRefused(self.faults)
         return document
 
-    def chain(self, part, prefix, items, default_headers, allowed, title):
-        self.variables = []
+    def chain(self, part, prefix, items, default_headers, allowed, title, form=()):
+        """The actions of one chain; ``form``: the ids of form items it asks for whether it uses them or not."""
+        self.variables = list(form)
+        self.needed = set(form)  # the variables used without a default: their inputs are required
+        self.responses_read = set()
         stored, actions = set(), []
         for number, item in enumerate(items, start=1):
             where = f"{part} #{number}"
+            self.number = number
+            item = _without_empty(item)
             if not isinstance(item, dict):
                 self.fault(where, "a request is a JSON object")
                 continue
@@ -201,11 +302,46 @@ class _Converter:
                     self.fault(f"{where} {key}", f"not a key of a {part} request this product knows "
                                                  f"(known: {', '.join(sorted(allowed))})")
             actions.append(self.action(item, where, number, prefix, default_headers, stored, title))
+        for index in sorted(self.responses_read):
+            if index < len(actions):  # the answer read by a later step is kept as a field of this one's run
+                polled = actions[index]["polling_mode"] != "none"
+                actions[index]["mappings"].append({"field": RESPONSE_FIELD.format(index), "path": "@body",
+                                                   "source": "result" if polled else "request"})
         for action, following in zip(actions, actions[1:]):
             action["next_action"] = following["slug"]
         # Every step declares the chain's variables: the first asks for them, the next carry them.
         for action in actions:
-            action["inputs"] = [{"name": variable, "required": True} for variable in self.variables]
+            action["inputs"] = [dict(self.form.get(variable)
+                                     or {"name": variable, "required": variable in self.needed})
+                                for variable in self.variables]
+        return actions
+
+    def exists(self, check, default_headers, title):
+        """ChiefOnboarding's check whether a person has an account: an action of its own, ``exists``, whose run
+        succeeds when the answer's text contains ``expected`` and fails (continue_if not met) when not."""
+        if not isinstance(check, dict):
+            self.fault("exists", "must be an object ({\"url\": ..., \"expected\": ...})")
+            return []
+        expected = check.get("expected")
+        if not isinstance(expected, str) or not expected.strip():
+            self.fault("exists expected", "the text the answer contains when the account exists is needed")
+            return []
+        request = {key: value for key, value in check.items() if key not in ("expected", "fail_when_4xx_response_code")}
+        actions = self.chain("exists", "exists", [request], default_headers, EXISTS_KEYS, f"{title}, exists")
+        if not actions:
+            return []
+        action = actions[0]
+        action.update(slug="exists", name=f"{title}: does the account exist?",
+                      description=("Does the account exist? The run succeeds when the answer contains "
+                                   f"{expected!r} and fails (continue_if not met) when it does not.")[:500])
+        if not check.get("status_code"):
+            # ChiefOnboarding's check calls raise_for_status() unless fail_when_4xx_response_code is false.
+            action["accepted_statuses"] = ANY_STATUS if check.get("fail_when_4xx_response_code") is False else "100-399"
+        variables = list(self.variables)
+        value = self.text(expected, "exists expected", set())
+        action["continue_if"].append({"path": "@text", "operator": "contains", "value": value})
+        action["inputs"] += [{"name": name, "required": name in self.needed}
+                             for name in self.variables if name not in variables]
         return actions
 
     def action(self, item, where, number, prefix, default_headers, stored, title):
@@ -253,11 +389,16 @@ class _Converter:
             else:
                 action.update(body_type="json", body=json.dumps(self.value(data, f"{where} data", stored)))
         codes = item.get("status_code")
+        action["accepted_statuses"] = ANY_STATUS
         if codes:
-            if not isinstance(codes, list) or not all(isinstance(code, int) for code in codes):
-                self.fault(f"{where} status_code", "must be a list of status codes")
+            # ChiefOnboarding's builder stores them as text (["200"]); written by hand they are numbers.
+            if not isinstance(codes, list) or not all(
+                    isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 599
+                    or isinstance(code, str) and re.fullmatch(r"\s*[1-5]\d\d\s*", code) for code in codes):
+                self.fault(f"{where} status_code", "must be a list of status codes (100 to 599, as numbers or "
+                                                   "text: [200, \"201\"])")
             else:
-                action["accepted_statuses"] = ",".join(str(code) for code in codes)
+                action["accepted_statuses"] = ",".join(str(code).strip() for code in codes)
 
         condition = item.get("continue_if")
         if condition is not None:
@@ -292,7 +433,10 @@ class _Converter:
             self.fault(f"{where} store_data", "must be an object of names to paths")
             store = {}
         for field, path in store.items():
-            action["mappings"].append({"field": field, "path": str(path), "source": source})
+            # "" is ChiefOnboarding's notation for the whole answer.
+            path = str(path).strip() or "@body"
+            # ChiefOnboarding fails the run when a store_data path finds nothing.
+            action["mappings"].append({"field": field, "path": path, "source": source, "required": True})
         if item.get("save_as_file"):
             action["save_as_file"] = self.text(str(item["save_as_file"]), f"{where} save_as_file", stored)
         if item.get("files"):

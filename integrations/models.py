@@ -830,6 +830,11 @@ class ResponseMapping(models.Model):
         default=MappingSource.REQUEST,
         help_text="Which response: the first, or the one that ended the run (the last poll or the callback).",
     )
+    required = models.BooleanField(
+        default=False,
+        help_text="The path must find a value: when it finds nothing the run fails, naming the path "
+        "(ChiefOnboarding's store_data). Otherwise the run goes on without the field.",
+    )
 
     class Meta:
         ordering = ["position", "id"]

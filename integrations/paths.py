@@ -3,7 +3,9 @@
 - ``$.data.items[0].id`` is JSONPath (jsonpath-ng), read from the body;
 - ``data.items.0.id`` is dot notation, read from the body;
 - ``@status`` is the HTTP status code; ``@headers.Content-Type`` a response
-  header (name case-insensitive); ``@body`` the whole body.
+  header (name case-insensitive); ``@body`` the whole body; ``@text`` the
+  body as the text received (``@text contains ada@example.com``, as
+  ChiefOnboarding's ``exists`` reads an answer), whatever its format.
 """
 
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ class Response:
     status: int | None
     headers: dict
     body: object
+    text: str | None = None  # the body as received, decoded
 
 
 @lru_cache(maxsize=2048)
@@ -34,13 +37,15 @@ def _compile(path):
         return ("status", None)
     if path == "@body":
         return ("body", None)
+    if path == "@text":
+        return ("text", None)
     if path.startswith("@headers."):
         name = path[len("@headers."):]
         if not name:
             raise ValueError("Name the header after '@headers.', e.g. @headers.Retry-After.")
         return ("header", name.lower())
     if path.startswith("@"):
-        raise ValueError(f"Unknown path {path!r}: use @status, @headers.NAME or @body.")
+        raise ValueError(f"Unknown path {path!r}: use @status, @headers.NAME, @body or @text.")
     if path.startswith("$"):
         try:
             return ("jsonpath", jsonpath_parse(path))
@@ -70,6 +75,8 @@ def resolve(path, response):
         return response.status if response.status is not None else MISSING
     if kind == "body":
         return response.body if response.body is not None else MISSING
+    if kind == "text":
+        return response.text if response.text is not None else MISSING
     if kind == "header":
         value = (response.headers or {}).get(compiled)
         return MISSING if value is None else value

@@ -251,7 +251,7 @@ class ResponseMappingSerializer(DefinitionSerializer):
     class Meta:
         model = ResponseMapping
         list_serializer_class = RowListSerializer
-        fields = ["position", "field", "path", "source"]
+        fields = ["position", "field", "path", "source", "required"]
 
 
 # The rows of an action: (attribute and related name, document key, model).
@@ -293,7 +293,7 @@ ACTION_EXAMPLE = {
          "outcome": "failure"},
     ],
     "continue_if": [{"path": "@status", "operator": "equals", "value": "201"}],
-    "mappings": [{"field": "job_id", "path": "$.id", "source": "request"}],
+    "mappings": [{"field": "job_id", "path": "$.id", "source": "request", "required": False}],
 }
 
 

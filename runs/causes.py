@@ -23,6 +23,7 @@ LABELS = {
     "time_limit": "Time limit reached",
     "template": "Request could not be built",
     "continue_if": "continue_if not met",
+    "mapping": "A required mapping found nothing",
     "unreadable": "Answer could not be read",
     "too_large": "Answer too large to keep",
     "interrupted": "Interrupted: not sent again",

@@ -37,7 +37,7 @@ class Definition:
     @property
     def needs_body(self):
         rows = self.stop_conditions + self.continue_conditions + self.request_mappings + self.result_mappings
-        return any(not row.path.strip().startswith(("@status", "@headers")) for row in rows)
+        return any(not row.path.strip().startswith(("@status", "@headers", "@text")) for row in rows)
 
 
 def definition_for(action, integration=None):

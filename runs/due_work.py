@@ -402,14 +402,18 @@ def _judge(step, decision):
             decision.failed_part = FailedPart.RESPONSE
             return _fail(step, decision, "continue_if not met: " + "; ".join(unmet), "continue_if",
                          "The response does not meet continue_if: " + "; ".join(unmet) + ".")
-        notes.append(_store(decision, definition, definition.request_mappings, answer))
+        if (failed := _stored_or_failed(step, decision, notes, definition.request_mappings, answer)) is not None:
+            return failed
 
     matched, stored, said = stop_decision(definition.stop_conditions, answer, context, definition.redactor)
     decision.fields.update(_redacted(definition, stored))
     notes.append(said)
     if matched is not None:
-        notes.append(_store(decision, definition, definition.result_mappings, answer))
         failed = matched.outcome == Outcome.FAILURE
+        if failed:
+            notes.append(_store(decision, definition, definition.result_mappings, answer)[0])
+        elif (unfound := _stored_or_failed(step, decision, notes, definition.result_mappings, answer)) is not None:
+            return unfound
         if failed:
             decision.failed_part = FailedPart.RESPONSE
         reason = f"Stop condition matched: {said}"
@@ -437,7 +441,8 @@ def _judge(step, decision):
     decision.consecutive_errors = 0
     if step.send.first:
         if action.polling_mode == PollingMode.NONE:
-            notes.append(_store(decision, definition, definition.result_mappings, answer))
+            if (failed := _stored_or_failed(step, decision, notes, definition.result_mappings, answer)) is not None:
+                return failed
             return _note(succeed(decision, definition, f"The service answered {received.status}.", step.now), notes)
         if action.polling_mode == PollingMode.CALLBACK:
             move(decision, Status.WAITING_CALLBACK, "Waiting for the callback.", step.now)
@@ -545,16 +550,35 @@ def _note(decision, notes):
 
 
 def _store(decision, definition, mappings, answer):
+    """Store what ``mappings`` find; returns (notes, the reason the run fails when a required mapping found
+    nothing, else "")."""
     if not mappings:
-        return ""
-    stored, missing = mapped_fields(mappings, answer)
+        return "", ""
+    stored, missing, required = mapped_fields(mappings, answer)
     decision.fields.update(_redacted(definition, stored))
     notes = []
     if stored:
         notes.append("Stored " + ", ".join(stored) + ".")
     if missing:
         notes.append("Found nothing for " + ", ".join(missing) + ".")
-    return " ".join(notes)
+    unfound = ""
+    if required:
+        which = "mapping" if len(required) == 1 else "mappings"
+        unfound = (f"The required {which} {', '.join(required)} found nothing in the answer"
+                   f"{'' if answer.response.status is None else f' ({answer.response.status})'}.")
+    return " ".join(notes), unfound
+
+
+def _stored_or_failed(step, decision, notes, mappings, answer):
+    """Store what ``mappings`` find (their notes added to ``notes``); the decision failing the run when a
+    required mapping found nothing, else None."""
+    said, unfound = _store(decision, step.definition, mappings, answer)
+    notes.append(said)
+    if not unfound:
+        return None
+    decision.failed_part = FailedPart.RESPONSE
+    _note(decision, notes)
+    return _fail(step, decision, "A required mapping found nothing: the run fails.", "mapping", unfound)
 
 
 def _redacted(definition, values):
@@ -609,7 +633,12 @@ def judge_callback(run, definition, row, now):
         decided(answer.parse_error + " Still waiting.")
         return decision
     if not definition.stop_conditions:
-        stored = _store(decision, definition, definition.result_mappings, answer)
+        stored, unfound = _store(decision, definition, definition.result_mappings, answer)
+        if unfound:
+            row.failed_part = FailedPart.REQUEST
+            decided(" ".join(filter(None, [stored, "Callback received: a required mapping found nothing, the run "
+                                                   "fails."])))
+            return move(decision, Status.FAILED, redactor.text(unfound), now, "mapping")
         decided(" ".join(filter(None, [stored, "Callback received: the run succeeded (no stop conditions)."])))
         return succeed(decision, definition, "Callback received.", now)
     matched, stored, said = stop_decision(definition.stop_conditions, answer, context_for(definition, run),
@@ -618,7 +647,12 @@ def judge_callback(run, definition, row, now):
     if matched is None:
         decided(f"{said} Still waiting.")
         return decision
-    notes = [said, _store(decision, definition, definition.result_mappings, answer)]
+    stored, unfound = _store(decision, definition, definition.result_mappings, answer)
+    notes = [said, stored]
+    if matched.outcome != Outcome.FAILURE and unfound:
+        row.failed_part = FailedPart.REQUEST
+        decided(" ".join(filter(None, [*notes, "A required mapping found nothing: the run fails."])))
+        return move(decision, Status.FAILED, redactor.text(unfound), now, "mapping")
     if matched.outcome == Outcome.FAILURE:
         row.failed_part = FailedPart.REQUEST
     decided(" ".join(filter(None, notes)))

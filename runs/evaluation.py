@@ -61,7 +61,9 @@ def read_answer(status, headers, raw, *, convert_xml, truncated=False):
         listed = ", ".join(places[:5]) + (f" and {len(places) - 5} more" if len(places) > 5 else "")
         cleaned = (f"The answer held NUL characters or lone surrogates, which cannot be stored: replaced by "
                    f"U+FFFD in {listed}.")
-    return Answer(Response(status=status, headers=headers, body=body), text, error, cleaned)
+    # @text reads the body as received; what no database can store is replaced there too (it may be stored).
+    readable = safejson.clean_text(text) if places or safejson.may_hold_unstorable(text) else text
+    return Answer(Response(status=status, headers=headers, body=body, text=readable), text, error, cleaned)
 
 
 def _cleaned_headers(headers):
@@ -129,12 +131,14 @@ def unmet_conditions(rows, answer, context, redactor=None):
 
 
 def mapped_fields(mappings, answer):
-    """(fields found, paths that found nothing)."""
-    stored, missing = {}, []
+    """(fields found, paths that found nothing, those of them that are required: each "field <- path")."""
+    stored, missing, required = {}, [], []
     for mapping in mappings:
         found = resolve(mapping.path, answer.response)
         if found is MISSING:
             missing.append(f"{mapping.field} <- {mapping.path}")
+            if getattr(mapping, "required", False):
+                required.append(missing[-1])
         else:
             stored[mapping.field] = found
-    return stored, missing
+    return stored, missing, required

@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from urllib3 import encode_multipart_formdata
 
 from integrations.models import AuthType, BodyType
-from integrations.templating import BlankPathSegment, Context, render_text, render_url, render_value
+from integrations.templating import BadBaseURL, BlankPathSegment, Context, render_text, render_url, render_value
 # The longest timeouts ever applied, whatever a definition saved before they had maxima holds: a socket
 # timeout of 1e10 s overflows the platform's clock.
 from integrations.validators import MAX_CONNECT_TIMEOUT, MAX_READ_TIMEOUT, check_file_name
@@ -160,7 +160,7 @@ def build(definition, run, part, *, attempt=None, access_token=None, context=Non
 def _render_url(text, context):
     try:
         return render_url(text, context)
-    except BlankPathSegment as exc:
+    except (BlankPathSegment, BadBaseURL) as exc:
         raise BuildError(str(exc)) from None
 
 

@@ -48,7 +48,8 @@ def test_reading_an_action_gives_its_rows(admin_api, created):
         "value": "done", "outcome": "success",
     }]
     assert document["continue_if"] == [{"position": 0, "path": "@status", "operator": "equals", "value": "201"}]
-    assert document["mappings"] == [{"position": 0, "field": "ticket", "path": "$.id", "source": "request"}]
+    assert document["mappings"] == [
+        {"position": 0, "field": "ticket", "path": "$.id", "source": "request", "required": False}]
 
 
 def test_rows_given_on_update_replace_all_of_their_kind_and_rows_not_given_are_kept(admin_api, created):

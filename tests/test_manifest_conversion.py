@@ -63,7 +63,7 @@ def test_initial_data_becomes_secrets_and_other_names_become_the_chain_variables
 def test_stored_data_becomes_mappings_that_later_steps_read():
     first, second, _ = convert()["actions"]
 
-    assert first["mappings"] == [{"field": "USER_ID", "path": "data.id", "source": "request"}]
+    assert first["mappings"] == [{"field": "USER_ID", "path": "data.id", "source": "request", "required": True}]
     assert second["url"] == "https://api.example.test/users/{{ USER_ID }}/export"
 
 
@@ -121,9 +121,9 @@ def test_revoke_becomes_a_second_chain():
 
 @pytest.mark.parametrize("part, named", [
     ({"oauth": {"authenticate_url": "x"}}, "oauth: OAuth"),
-    ({"form": [{"id": "x"}]}, "form: per-hire forms"),
-    ({"exists": {"url": "x"}}, "exists: the \"exists\" check"),
-    ({"post_execute_notification": []}, "post_execute_notification:"),
+    ({"form": [{"id": "x y"}]}, "form #1: its id must be a name"),
+    ({"exists": {"url": "x"}}, "exists expected: the text the answer contains"),
+    ({"post_execute_notification": [{"type": "text", "message": "hi"}]}, "post_execute_notification:"),
     ({"something": 1}, "something: not a part of a ChiefOnboarding manifest"),
 ])
 def test_what_cannot_be_expressed_is_refused_naming_it(part, named):

@@ -103,13 +103,14 @@ def test_a_secret_without_a_value_is_named(db, tmp_path):
 def test_the_api_imports_a_manifest_and_names_what_it_refuses(admin_user, viewer_user, db):
     body = {"name": "Onboarding", "secrets": {"SANDBOX_TOKEN": "t"}, "manifest": manifest("https://x.test")}
 
+    oauth = {"authenticate_url": "https://x.test/auth"}
     refused = token_client(admin_user).post(
-        "/api/integrations/import-manifest/", {**body, "manifest": {**body["manifest"], "exists": {}}}, format="json")
+        "/api/integrations/import-manifest/", {**body, "manifest": {**body["manifest"], "oauth": oauth}}, format="json")
     forbidden = token_client(viewer_user).post("/api/integrations/import-manifest/", body, format="json")
     created = token_client(admin_user).post("/api/integrations/import-manifest/", body, format="json")
 
     assert refused.status_code == 400
-    assert details(refused)["manifest"][0].startswith("exists: the \"exists\" check")
+    assert details(refused)["manifest"][0].startswith("oauth: OAuth (ChiefOnboarding's authorization-code")
     assert set(codes(refused)["manifest"]) == {"manifest_unsupported"}
     assert forbidden.status_code == 403
     assert created.status_code == 201, created.json()
