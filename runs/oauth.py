@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 from authlib.oauth2.rfc6749.parameters import prepare_token_request
 from django.db import close_old_connections, connection, transaction
+from django.db.models import F
 
 from integrations import safejson
 from integrations.models import AuthType, OAuthConnection
@@ -131,9 +132,9 @@ def refresh_request(definition, values, refresh_token):
 def _refresh(definition, values, fetch, stale):
     """A new access token from the refresh token, refreshed by one thread of one cluster at a time.
 
-    The OAuthConnection row is locked for the refresh (select_for_update; on
-    SQLite the database's single writer does as much): whoever waited for it
-    finds the token the other one stored and uses it. A refresh the provider
+    The OAuthConnection row is locked for the refresh, across threads and
+    clusters: whoever waited for it finds the token the other one stored and
+    uses it, so a rotated refresh token is never sent twice. A refresh the provider
     refuses with invalid_grant marks the integration for reconnecting.
     """
     pk = definition.integration.pk
@@ -141,6 +142,9 @@ def _refresh(definition, values, fetch, stale):
         close_old_connections()  # a sender thread's connection may have gone stale since its last refresh
     refused = None
     with transaction.atomic():
+        # An UPDATE first: it locks the row on PostgreSQL (as SELECT ... FOR UPDATE would) and takes
+        # SQLite's write lock, which SELECT ... FOR UPDATE does not; the other refresher waits here.
+        OAuthConnection.objects.filter(integration_id=pk).update(refreshed_at=F("refreshed_at"))
         row = OAuthConnection.objects.select_for_update().filter(integration_id=pk).first()
         if row is None or not row.refresh_token:
             raise TokenError(f"The integration is not connected through OAuth sign-in: {RECONNECT}.")
