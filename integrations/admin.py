@@ -280,13 +280,13 @@ class IntegrationAdmin(KeptByRunsMixin, WriteOnlyAdminMixin, admin.ModelAdmin):
             status = format_html('<strong class="oauth-state oauth-connected">Connected</strong> since {}',
                                  connected_at.strftime("%Y-%m-%d %H:%M UTC") if connected_at else "?")
         else:
-            status = format_html('<strong class="oauth-state">Not connected</strong>')
+            status = format_html('<strong class="oauth-state">{}</strong>', "Not connected")
         url = reverse("admin:integrations_integration_oauth_connect", args=[integration.pk])
         label = "Connect again" if connected else "Connect"
         return format_html(
-            '{}<br><a class="button oauth-connect" href="{}">{}</a> '
-            '<span class="help">Save changes first; Connect opens the provider\'s consent page. Register this '
-            "redirect URI with the provider: <code>{}</code></span>",
+            '<div>{}</div><p class="oauth-actions"><a class="button oauth-connect" href="{}">{}</a></p>'
+            '<div class="help">Save changes first; Connect opens the provider\'s consent page. Register this '
+            "redirect URI with the provider: <code>{}</code></div>",
             status, url, label, getattr(_page, "callback_uri", ""),
         )
 
