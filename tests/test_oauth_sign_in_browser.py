@@ -79,7 +79,8 @@ def test_connect_consent_run_refresh_and_reconnect(page, provider):
     page.goto(reverse("admin:runs_run_change", args=[failed.pk]))
     assert "reconnect the integration" in page.content()
 
-    page.goto(reverse("admin:integrations_integration_change", args=[integration.pk]))
+    page.goto(reverse("admin:index"))  # the overview marks it too, linking to the integration's page
+    page.click(".overview-integrations a.overview-reconnect")
     assert page.inner_text(".field-oauth_sign_in .oauth-state") == "Reconnect needed"
     assert "reconnect the integration" in page.inner_text(".field-oauth_sign_in")
     page.locator(".field-oauth_sign_in").scroll_into_view_if_needed()
