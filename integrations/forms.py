@@ -261,12 +261,15 @@ def shows(form, name, fields_for):
         form.fields[name].widget.attrs["data-shows"] = json.dumps(data)
 
 
+# The rows of the integration page each kind of authentication shows: its fields, and for OAuth sign-in the
+# row with its state and Connect button.
+AUTH_ROWS = {**AUTH_FIELDS, AuthType.OAUTH2_CODE: [*AUTH_FIELDS[AuthType.OAUTH2_CODE], "oauth_sign_in"]}
+
+
 class IntegrationForm(WriteOnlyFieldsMixin, forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # The OAuth sign-in row (its state and Connect button) shows with the fields of its kind.
-        shows(self, "auth_type", {**AUTH_FIELDS, AuthType.OAUTH2_CODE: [*AUTH_FIELDS[AuthType.OAUTH2_CODE],
-                                                                        "oauth_sign_in"]})
+        shows(self, "auth_type", AUTH_ROWS)
 
     class Meta:
         model = Integration

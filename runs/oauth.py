@@ -164,7 +164,10 @@ def _refresh(definition, values, fetch, stale):
             payload = {}
         error = payload.get("error")
         if received.status in (400, 401) and error == "invalid_grant":
+            # Marked under the lock: a Connect that came meanwhile waits for it, and then stores its new token.
             refused = f"The provider refused the refresh token (invalid_grant): {RECONNECT}."
+            row.needs_reconnect, row.reason = True, refused
+            row.save(update_fields=["needs_reconnect", "reason"])
         else:
             token, expires_at = _token(received, payload, definition)
             new_refresh = payload.get("refresh_token")
@@ -175,7 +178,6 @@ def _refresh(definition, values, fetch, stale):
             row.save(update_fields=["refresh_token", "refreshed_at"])
             store(pk, token, expires_at)
             return token, expires_at
-    OAuthConnection.objects.filter(integration_id=pk).update(needs_reconnect=True, reason=refused)
     raise TokenError(refused)
 
 
