@@ -17,7 +17,7 @@ from datetime import timedelta
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
-from authlib.oauth2 import OAuth2Error
+from authlib.common.errors import AuthlibBaseError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -114,7 +114,7 @@ def finish(request, integration, flow):
     try:
         token = client.fetch_token(filled["oauth_token_url"], grant_type="authorization_code", code=code,
                                    code_verifier=flow["verifier"], timeout=TIMEOUT)
-    except OAuth2Error as exc:
+    except AuthlibBaseError as exc:  # the token URL's error answer (OAuthError, OAuth2Error)
         raise SignInError(f"The token URL refused the code ({exc.error}); nothing was stored. "
                           "Click Connect again.") from None
     except (requests.RequestException, ValueError) as exc:

@@ -213,6 +213,14 @@ def test_a_denied_consent_stores_nothing_and_says_so(admin, integration, provide
     assert not OAuthConnection.objects.exists()
 
 
+def test_a_code_the_token_url_refuses_is_said_and_stores_nothing(admin, integration, provider):
+    state = parse_qs(urlsplit(start_connect(admin, integration)).query)["state"][0]
+    response, shown = come_back(admin, f"{CALLBACK}?code=not-a-code-it-issued&state={state}")
+    assert shown == ["The token URL refused the code (invalid_grant); nothing was stored. Click Connect again."]
+    assert provider.token_requests == ["authorization_code"]
+    assert not OAuthConnection.objects.exists()
+
+
 def test_connect_is_for_staff_who_may_change_integrations(client, integration, viewer_user):
     url = reverse("admin:integrations_integration_oauth_connect", args=[integration.pk])
     anonymous = client.get(url)
