@@ -272,7 +272,9 @@ def test_the_refresh_token_is_never_shown_exported_or_dumped(admin, admin_api, i
     call_command("export_integration", integration.slug, stdout=exported)
     call_command("dumpdata", "integrations", stdout=dumped)
     assert token not in exported.getvalue() and token not in dumped.getvalue()
-    assert '"model": "integrations.oauthconnection"' in dumped.getvalue().replace('": "', '": "')
+    assert f'"oauth_authorize_url": "{provider.url("/authorize")}"' in exported.getvalue()  # the settings travel
+    assert '"model": "integrations.oauthconnection"' in dumped.getvalue()  # the row is dumped, its token blank
+    assert '"refresh_token": ""' in dumped.getvalue()
 
 
 def test_sign_in_fields_are_checked_field_by_field(db):
