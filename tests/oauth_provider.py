@@ -24,7 +24,8 @@ USER = "grace"
 
 class Client:
     def __init__(self, client_id, client_secret, redirect_uri, scope):
-        self.client_id, self.client_secret, self.redirect_uri, self.scope = client_id, client_secret, redirect_uri, scope
+        self.client_id, self.client_secret = client_id, client_secret
+        self.redirect_uri, self.scope = redirect_uri, scope
 
     def get_client_id(self):
         return self.client_id
@@ -66,7 +67,8 @@ class Code:
 
 class Token:
     def __init__(self, client_id, access_token, refresh_token, scope, expires_in):
-        self.client_id, self.access_token, self.refresh_token, self.scope = client_id, access_token, refresh_token, scope
+        self.client_id, self.scope = client_id, scope
+        self.access_token, self.refresh_token = access_token, refresh_token
         self.expires_at = time.time() + expires_in
         self.refresh_revoked = False
 
@@ -142,9 +144,9 @@ class Provider:
             def save_authorization_code(self, code, oauth_request):
                 data = oauth_request.payload.data
                 with provider.lock:
-                    provider.codes[code] = Code(code, oauth_request.client.client_id, oauth_request.payload.redirect_uri,
-                                                oauth_request.scope, data.get("code_challenge"),
-                                                data.get("code_challenge_method"))
+                    provider.codes[code] = Code(
+                        code, oauth_request.client.client_id, oauth_request.payload.redirect_uri, oauth_request.scope,
+                        data.get("code_challenge"), data.get("code_challenge_method"))
 
             def query_authorization_code(self, code, client):
                 found = provider.codes.get(code)
