@@ -1,5 +1,6 @@
 """The editing UI: integrations with their secrets, actions with their conditions and mappings."""
 
+import threading
 from urllib.parse import urlsplit
 
 from django.contrib import admin, messages
@@ -9,7 +10,7 @@ from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.template.defaultfilters import pluralize
 from django.templatetags.static import static
@@ -37,6 +38,7 @@ from .models import (
 )
 from .placeholders import RUN_FACTS, action_placeholder_errors, check_integration_placeholders, integration_names
 
+_page = threading.local()  # what a change page being rendered in this thread knows of its request
 ADMIN_MEDIA = {"all": ["integrations/admin.css"]}
 # What a help text of the action page says instead of the whole list of placeholders, shown once on the page.
 PLACEHOLDERS_POINTER = "Placeholders may be used (see “Placeholders” at the top of the page)."
@@ -213,7 +215,7 @@ class IntegrationAdmin(KeptByRunsMixin, WriteOnlyAdminMixin, admin.ModelAdmin):
     # Explicit: the annotated (grouped) queryset of get_queryset loses Meta.ordering.
     ordering = ["name"]
     prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["auth_secret_state"]
+    readonly_fields = ["auth_secret_state", "oauth_sign_in"]
     write_only_fields = {"auth_secret": "auth_secret_state"}
     actions = ["archive", "unarchive"]
     inlines = [SecretInline, ActionLinkInline]
@@ -227,9 +229,11 @@ class IntegrationAdmin(KeptByRunsMixin, WriteOnlyAdminMixin, admin.ModelAdmin):
                     "auth_username",
                     "auth_secret",
                     "api_key_name",
+                    "oauth_authorize_url",
                     "oauth_token_url",
                     "oauth_client_id",
                     "oauth_scope",
+                    "oauth_sign_in",
                 ],
                 "description": "Fill in the fields the chosen authentication needs; the others are ignored. "
                 "Each may use {{ secrets.NAME }} and run facts such as {{ run.id }}, filled when a request is sent.",
@@ -253,7 +257,88 @@ class IntegrationAdmin(KeptByRunsMixin, WriteOnlyAdminMixin, admin.ModelAdmin):
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.import_manifest_view)
-        return [path("import-manifest/", view, name="integrations_integration_import_manifest"), *super().get_urls()]
+        connect = self.admin_site.admin_view(self.oauth_connect_view)
+        callback = self.admin_site.admin_view(self.oauth_callback_view)
+        return [
+            path("import-manifest/", view, name="integrations_integration_import_manifest"),
+            path("oauth/callback/", callback, name="integrations_integration_oauth_callback"),
+            path("<int:object_id>/oauth/connect/", connect, name="integrations_integration_oauth_connect"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="OAuth sign-in")
+    def oauth_sign_in(self, integration):
+        """Whether the integration is connected (never the token), a Connect button and the URI to register."""
+        from .oauth_signin import state_of
+
+        if integration is None or integration.pk is None:
+            return "Save the integration, then connect it."
+        connected, needs_reconnect, reason, connected_at = state_of(integration)
+        if needs_reconnect:
+            status = format_html('<strong class="oauth-state oauth-reconnect">Reconnect needed</strong>: {}', reason)
+        elif connected:
+            status = format_html('<strong class="oauth-state oauth-connected">Connected</strong> since {}',
+                                 connected_at.strftime("%Y-%m-%d %H:%M UTC") if connected_at else "?")
+        else:
+            status = format_html('<strong class="oauth-state">{}</strong>', "Not connected")
+        url = reverse("admin:integrations_integration_oauth_connect", args=[integration.pk])
+        label = "Connect again" if connected else "Connect"
+        return format_html(
+            '<div>{}</div><p class="oauth-actions"><a class="button oauth-connect" href="{}">{}</a></p>'
+            '<div class="help">Save changes first; Connect opens the provider\'s consent page. Register this '
+            "redirect URI with the provider: <code>{}</code></div>",
+            status, url, label, getattr(_page, "callback_uri", ""),
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        from .oauth_signin import callback_url
+
+        _page.callback_uri = callback_url(request)  # for oauth_sign_in(), which is not given the request
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def oauth_connect_view(self, request, object_id):
+        """Connect: to the provider's consent page, with PKCE and a state kept in this admin's session."""
+        from .models import AuthType
+        from .oauth_signin import SignInError, start
+
+        integration = self.get_object(request, str(object_id))
+        if integration is None:
+            raise Http404
+        if not self.has_change_permission(request, integration):
+            raise PermissionDenied
+        change_url = reverse("admin:integrations_integration_change", args=[integration.pk])
+        if integration.auth_type != AuthType.OAUTH2_CODE:
+            self.message_user(request, f"Connect is for {AuthType.OAUTH2_CODE.label} authentication: choose it "
+                                       "and save first.", messages.ERROR)
+            return HttpResponseRedirect(change_url)
+        try:
+            return HttpResponseRedirect(start(request, integration))
+        except SignInError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(change_url)
+
+    def oauth_callback_view(self, request):
+        """Where the provider sends the admin back: state checked, code exchanged, refresh token kept."""
+        from .oauth_signin import SignInError, finish, take_flow
+
+        try:
+            flow = take_flow(request)
+        except SignInError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:integrations_integration_changelist"))
+        integration = self.get_object(request, str(flow["integration"]))
+        if integration is None:
+            raise Http404
+        if not self.has_change_permission(request, integration):
+            raise PermissionDenied
+        try:
+            finish(request, integration, flow)
+        except SignInError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        else:
+            self.message_user(request, f"Connected {integration.name}: runs now use OAuth sign-in tokens.",
+                              messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:integrations_integration_change", args=[integration.pk]))
 
     def changelist_view(self, request, extra_context=None):
         extra = {"may_import_manifest": request.user.has_perms(self.IMPORT_PERMISSIONS), **(extra_context or {})}

@@ -10,7 +10,7 @@ from django.utils.html import format_html
 
 from . import safejson
 from .crypto import seal, unseal
-from .models import AUTH_FIELDS, CANCEL_WEBHOOK_FIELDS, POLLING_FIELDS, Action, Integration, Secret
+from .models import AUTH_FIELDS, CANCEL_WEBHOOK_FIELDS, POLLING_FIELDS, Action, AuthType, Integration, Secret
 from .transfer import too_large
 from .validators import json_map, parse_json_text, parse_seconds
 
@@ -261,10 +261,15 @@ def shows(form, name, fields_for):
         form.fields[name].widget.attrs["data-shows"] = json.dumps(data)
 
 
+# The rows of the integration page each kind of authentication shows: its fields, and for OAuth sign-in the
+# row with its state and Connect button.
+AUTH_ROWS = {**AUTH_FIELDS, AuthType.OAUTH2_CODE: [*AUTH_FIELDS[AuthType.OAUTH2_CODE], "oauth_sign_in"]}
+
+
 class IntegrationForm(WriteOnlyFieldsMixin, forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        shows(self, "auth_type", AUTH_FIELDS)
+        shows(self, "auth_type", AUTH_ROWS)
 
     class Meta:
         model = Integration
@@ -274,7 +279,11 @@ class IntegrationForm(WriteOnlyFieldsMixin, forms.ModelForm):
             "default_headers": JSONTextField,
             "auth_secret": WriteOnlyField,
         }
-        widgets = {"auth_secret": WriteOnlyWidget(), "oauth_token_url": forms.TextInput(attrs={"class": "vURLField"})}
+        widgets = {
+            "auth_secret": WriteOnlyWidget(),
+            "oauth_token_url": forms.TextInput(attrs={"class": "vURLField"}),
+            "oauth_authorize_url": forms.TextInput(attrs={"class": "vURLField"}),
+        }
 
 
 class SecretForm(WriteOnlyFieldsMixin, forms.ModelForm):

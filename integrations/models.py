@@ -80,6 +80,7 @@ class AuthType(models.TextChoices):
     API_KEY_HEADER = "api_key_header", "API key in a header"
     API_KEY_QUERY = "api_key_query", "API key in a query parameter"
     OAUTH2 = "oauth2_client_credentials", "OAuth 2.0 client credentials"
+    OAUTH2_CODE = "oauth2_authorization_code", "OAuth sign-in (authorization code, refresh token)"
 
 
 # The fields each kind of authentication reads (all required but these optional ones).
@@ -90,7 +91,10 @@ AUTH_FIELDS = {
     AuthType.API_KEY_HEADER: ["api_key_name", "auth_secret"],
     AuthType.API_KEY_QUERY: ["api_key_name", "auth_secret"],
     AuthType.OAUTH2: ["oauth_token_url", "oauth_client_id", "auth_secret", "oauth_scope"],
+    AuthType.OAUTH2_CODE: ["oauth_authorize_url", "oauth_token_url", "oauth_client_id", "auth_secret", "oauth_scope"],
 }
+# The kinds that add an access token fetched from the token URL (runs.oauth).
+TOKEN_AUTH_TYPES = {AuthType.OAUTH2, AuthType.OAUTH2_CODE}
 OPTIONAL_AUTH_FIELDS = {"oauth_scope"}
 
 
@@ -138,6 +142,13 @@ class Integration(models.Model):
         blank=True,
         validators=[validate_template, validate_single_line],
         help_text="Header or query parameter that carries the API key, e.g. X-API-Key.",
+    )
+    oauth_authorize_url = models.CharField(
+        "OAuth authorize URL",
+        max_length=2000,
+        blank=True,
+        validators=[validate_absolute_url],
+        help_text="OAuth sign-in: the provider's page where an admin consents (Connect sends the browser there).",
     )
     oauth_token_url = models.CharField(
         "OAuth token URL", max_length=2000, blank=True, validators=[validate_absolute_url]
@@ -198,6 +209,32 @@ class Integration(models.Model):
             # A template ({{ secrets.TOKEN }}) is not itself secret: what it is filled with is.
             values.append(self.auth_secret)
         return [value for value in values if value]
+
+
+class SealedTextField(EncryptedTextField):
+    """An encrypted column whose value never leaves the database: serialized (dumpdata) as blank."""
+
+    def value_to_string(self, obj):
+        return ""
+
+
+class OAuthConnection(models.Model):
+    """What OAuth sign-in left with an integration: its refresh token (encrypted, never shown) and its state.
+
+    Written by the admin's Connect callback and by the engine when the
+    provider rotates the refresh token; the engine refreshes under a lock on
+    this row (runs.oauth), so one refresh per integration runs at a time.
+    """
+
+    integration = models.OneToOneField(Integration, on_delete=models.CASCADE, related_name="oauth_connection")
+    refresh_token = SealedTextField(blank=True)
+    connected_at = models.DateTimeField(null=True, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    needs_reconnect = models.BooleanField(default=False)
+    reason = models.TextField(blank=True, help_text="Why the integration must be connected again.")
+
+    def __str__(self):
+        return f"OAuth sign-in of {self.integration}"
 
 
 class Secret(models.Model):

@@ -52,6 +52,7 @@ INTEGRATION_FIELDS = (
     "auth_username",
     "auth_secret",
     "api_key_name",
+    "oauth_authorize_url",
     "oauth_token_url",
     "oauth_client_id",
     "oauth_scope",

@@ -504,6 +504,7 @@ INTEGRATION_EXAMPLE = {
     "auth_username": "",
     "auth_secret": "{{ secrets.TOKEN }}",
     "api_key_name": "",
+    "oauth_authorize_url": "",
     "oauth_token_url": "",
     "oauth_client_id": "",
     "oauth_scope": "",
@@ -560,7 +561,7 @@ class IntegrationSerializer(DefinitionSerializer):
         fields = [
             "id", "name", "slug", "description", "image_url", "base_url",
             "auth_type", "auth_username", "auth_secret", "auth_secret_set", "api_key_name",
-            "oauth_token_url", "oauth_client_id", "oauth_scope", "default_headers",
+            "oauth_authorize_url", "oauth_token_url", "oauth_client_id", "oauth_scope", "default_headers",
             "secrets", "secrets_set", "archived", "created_at", "updated_at",
         ]
         read_only_fields = ["id", "archived", "created_at", "updated_at"]

@@ -233,6 +233,10 @@ def work(job):
     except Exception as exc:
         return due_work.internal_failure(run, definition, exc, "sending the request or judging its answer",
                                          clock.estimate())
+    finally:
+        if connection.connection is not None:
+            # Only an OAuth sign-in refresh (runs.oauth) opens one here: a sender thread keeps no connection.
+            connection.close()
 
 
 def timed_send(outbound):

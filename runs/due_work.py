@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from integrations.models import ErrorPolicy, Outcome, PollingMode
+from integrations.models import TOKEN_AUTH_TYPES, ErrorPolicy, Outcome, PollingMode
 from integrations.templating import UnknownPlaceholder, render_text
 from integrations.validators import check_file_name
 
@@ -215,7 +215,7 @@ def _send(run, definition, now, *, first, files):
         context = context_for(definition, run, attempt)
         values = auth_values(definition.integration, context)
         redact_auth(definition, values)
-        if definition.integration.auth_type == "oauth2_client_credentials":
+        if definition.integration.auth_type in TOKEN_AUTH_TYPES:
             oauth = values
         outbound = build(definition, run, part, attempt=attempt, context=context, files=files)
         save_as = _file_name(action, context) if _keeps_file(action, first) else ""

@@ -1,4 +1,10 @@
-"""OAuth 2.0 client credentials: a token per integration, fetched through the one request path.
+"""OAuth 2.0 access tokens: a token per integration, fetched through the one request path.
+
+Client credentials ask the token URL for a token; OAuth sign-in (authorization
+code) refreshes one with the refresh token the admin's Connect left
+(integrations.oauth_signin), under a lock on the integration's OAuthConnection
+row, so that one refresh per integration runs at a time across threads and
+clusters, and a refresh token the provider rotates is never used twice.
 
 A worker process keeps the tokens it knows in memory and shares them with
 other processes through the database (encrypted). Fetching happens in the
@@ -7,11 +13,16 @@ token wait for the one request that fetches it.
 """
 
 import threading
+from dataclasses import replace
 from datetime import timedelta
 from urllib.parse import urlencode
 
+from authlib.oauth2.rfc6749.parameters import prepare_token_request
+from django.db import close_old_connections, connection, transaction
+from django.db.models import F
 
 from integrations import safejson
+from integrations.models import AuthType, OAuthConnection
 from integrations.validators import MAX_CONNECT_TIMEOUT, MAX_READ_TIMEOUT
 
 from . import clock
@@ -23,6 +34,9 @@ EARLY = timedelta(seconds=30)  # refresh this long before the token says it expi
 
 class TokenError(Exception):
     pass
+
+
+RECONNECT = "reconnect the integration (Connect on its admin page)"
 
 
 # Tokens this process fetched and has not yet stored in the database (the
@@ -81,7 +95,10 @@ def access_token(definition, values, stored, fetch):
     with lock:
         if entry := fresh():  # fetched by another thread while this one waited
             return entry[0], entry[1], False
-        token, expires_at = _fetch(definition, values, fetch)
+        if integration.auth_type == AuthType.OAUTH2_CODE:
+            token, expires_at = _refresh(definition, values, fetch, stale=stored[0] if stored else None)
+        else:
+            token, expires_at = _fetch(definition, values, fetch)
         _fetched[integration.pk] = (token, expires_at, integration.updated_at)
         return token, expires_at, True
 
@@ -105,6 +122,65 @@ def token_request(definition, values):
     )
 
 
+def refresh_request(definition, values, refresh_token):
+    """The refresh-token request (RFC 6749 section 6), as sent (and logged, redacted)."""
+    body = prepare_token_request("refresh_token", refresh_token=refresh_token, client_id=values["oauth_client_id"],
+                                 client_secret=values["auth_secret"], scope=values["oauth_scope"] or None)
+    return replace(token_request(definition, values), body=body.encode())
+
+
+def _refresh(definition, values, fetch, stale):
+    """A new access token from the refresh token, refreshed by one thread of one cluster at a time.
+
+    The OAuthConnection row is locked for the refresh, across threads and
+    clusters: whoever waited for it finds the token the other one stored and
+    uses it, so a rotated refresh token is never sent twice. A refresh the provider
+    refuses with invalid_grant marks the integration for reconnecting.
+    """
+    pk = definition.integration.pk
+    if not connection.in_atomic_block:
+        close_old_connections()  # a sender thread's connection may have gone stale since its last refresh
+    refused = None
+    with transaction.atomic():
+        # An UPDATE first: it locks the row on PostgreSQL (as SELECT ... FOR UPDATE would) and takes
+        # SQLite's write lock, which SELECT ... FOR UPDATE does not; the other refresher waits here.
+        OAuthConnection.objects.filter(integration_id=pk).update(refreshed_at=F("refreshed_at"))
+        row = OAuthConnection.objects.select_for_update().filter(integration_id=pk).first()
+        if row is None or not row.refresh_token:
+            raise TokenError(f"The integration is not connected through OAuth sign-in: {RECONNECT}.")
+        if row.needs_reconnect:
+            raise TokenError(f"The provider refused the integration's refresh token: {RECONNECT}.")
+        definition.redactor.add(row.refresh_token)
+        cached = OAuthToken.objects.filter(integration_id=pk, expires_at__gt=clock.estimate() + EARLY).first()
+        if cached is not None and cached.access_token != stale:  # refreshed meanwhile by another thread or cluster
+            definition.redactor.add(cached.access_token)
+            return cached.access_token, cached.expires_at
+        received = fetch(refresh_request(definition, values, row.refresh_token))
+        try:
+            payload = safejson.loads(received.body.decode("utf-8", errors="replace"))
+        except ValueError:
+            payload = {}
+        if not isinstance(payload, dict):
+            payload = {}
+        error = payload.get("error")
+        if received.status in (400, 401) and error == "invalid_grant":
+            # Marked under the lock: a Connect that came meanwhile waits for it, and then stores its new token.
+            refused = f"The provider refused the refresh token (invalid_grant): {RECONNECT}."
+            row.needs_reconnect, row.reason = True, refused
+            row.save(update_fields=["needs_reconnect", "reason"])
+        else:
+            token, expires_at = _token(received, payload, definition)
+            new_refresh = payload.get("refresh_token")
+            if isinstance(new_refresh, str) and new_refresh and new_refresh != row.refresh_token:
+                definition.redactor.add(new_refresh)
+                row.refresh_token = new_refresh  # rotated: the old one is spent
+            row.refreshed_at = clock.estimate()
+            row.save(update_fields=["refresh_token", "refreshed_at"])
+            store(pk, token, expires_at)
+            return token, expires_at
+    raise TokenError(refused)
+
+
 def _fetch(definition, values, fetch):
     received = fetch(token_request(definition, values))
     try:
@@ -113,6 +189,11 @@ def _fetch(definition, values, fetch):
         token = payload["access_token"]
     except (ValueError, KeyError, TypeError):
         token, payload = None, {}
+    return _token(received, payload, definition)
+
+
+def _token(received, payload, definition):
+    token = payload.get("access_token") if isinstance(payload, dict) else None
     if received.status != 200 or not isinstance(token, str) or not token:
         raise TokenError(f"The OAuth token URL answered {received.status} without an access_token.")
     definition.redactor.add(token)

@@ -266,5 +266,5 @@ def _authenticate(integration, headers, params, context, access_token):
         headers[values["api_key_name"]] = secret
     elif kind == AuthType.API_KEY_QUERY:
         params[values["api_key_name"]] = secret
-    elif kind == AuthType.OAUTH2 and access_token:
+    elif kind in (AuthType.OAUTH2, AuthType.OAUTH2_CODE) and access_token:
         headers["Authorization"] = f"Bearer {access_token}"

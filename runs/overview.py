@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from django.db.models import Count, Max, Min, Sum
 from django.urls import reverse
 
-from integrations.models import Action, Integration
+from integrations.models import Action, Integration, OAuthConnection
 
 from . import causes, clock, heartbeats, metrics, tallies
 from .models import ACTIVE, FINISHED, WAITING, Run, Status, Tally
@@ -71,6 +71,7 @@ class IntegrationFigures:
     durations: dict = field(default_factory=dict)  # {bucket: count}
     last_success: datetime | None = None
     last_failure: datetime | None = None
+    needs_reconnect: bool = False  # OAuth sign-in: the provider refused the refresh token
 
     @property
     def success_rate(self):
@@ -183,6 +184,9 @@ def overview(within="24h", now=None):
     integrations = Integration.objects.filter(archived=False) | Integration.objects.filter(pk__in=list(figures))
     shown = [_figures(integration, figures.get(integration.pk, {}).get("rows", []))
              for integration in integrations.order_by("name")]
+    reconnect = set(OAuthConnection.objects.filter(needs_reconnect=True).values_list("integration_id", flat=True))
+    for row in shown:
+        row.needs_reconnect = row.integration.pk in reconnect
 
     live = list(heartbeats.live_clusters(now).values_list("counters", flat=True))
     any_runs = bool(active) or bool(by_integration) or Run.objects.exists()

@@ -8,7 +8,7 @@ map those to HTTP codes. Due work (sending and polling) is in runs/batch.py.
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from integrations.models import PollingMode
+from integrations.models import TOKEN_AUTH_TYPES, PollingMode
 from integrations.templating import UnknownPlaceholder
 
 from . import batch, clock, due_work, events, exchange_log, tallies
@@ -271,7 +271,7 @@ def _call_cancel_webhook(run):
                                     sent=False, error=str(exc), failed=FailedPart.REQUEST)
         row.save()
         return
-    oauth_values = values if definition.integration.auth_type == "oauth2_client_credentials" else None
+    oauth_values = values if definition.integration.auth_type in TOKEN_AUTH_TYPES else None
     delivery = batch.deliver(run, definition, outbound, oauth_values, None)
     result = delivery.result
     failed = isinstance(result, Exception)

@@ -74,10 +74,13 @@ def test_the_cancel_webhook_shows_only_for_a_cancelable_action(page, action):
         ("bearer", ["auth_secret"]),
         ("api_key_query", ["api_key_name", "auth_secret"]),
         ("oauth2_client_credentials", ["oauth_token_url", "oauth_client_id", "auth_secret", "oauth_scope"]),
+        ("oauth2_authorization_code",
+         ["oauth_authorize_url", "oauth_token_url", "oauth_client_id", "auth_secret", "oauth_scope", "oauth_sign_in"]),
     ],
 )
 def test_the_integration_form_shows_the_fields_of_its_authentication(page, auth_type, fields):
-    every = ["auth_username", "auth_secret", "api_key_name", "oauth_token_url", "oauth_client_id", "oauth_scope"]
+    every = ["auth_username", "auth_secret", "api_key_name", "oauth_authorize_url", "oauth_token_url",
+             "oauth_client_id", "oauth_scope", "oauth_sign_in"]
     page.goto(reverse("admin:integrations_integration_add"))
 
     page.select_option("#id_auth_type", auth_type)

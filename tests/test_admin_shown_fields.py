@@ -8,6 +8,7 @@ from django.contrib.admin.utils import flatten_fieldsets
 from django.urls import reverse
 
 from integrations.admin import ActionAdmin, IntegrationAdmin
+from integrations.forms import AUTH_ROWS
 from integrations.models import AUTH_FIELDS, CANCEL_WEBHOOK_FIELDS, POLLING_FIELDS, AuthType, PollingMode
 
 ACTION_PAGE = flatten_fieldsets(ActionAdmin.fieldsets)
@@ -18,6 +19,7 @@ INTEGRATION_PAGE = flatten_fieldsets(IntegrationAdmin.fieldsets)
     (POLLING_FIELDS, ACTION_PAGE),
     ({"true": CANCEL_WEBHOOK_FIELDS}, ACTION_PAGE),
     (AUTH_FIELDS, INTEGRATION_PAGE),
+    (AUTH_ROWS, INTEGRATION_PAGE),
 ])
 def test_each_field_named_is_on_the_page(fields, page):
     for names in fields.values():
@@ -38,7 +40,7 @@ def test_every_polling_setting_applies_to_polling():
 @pytest.mark.parametrize("page, field, expected", [
     ("action", "polling_mode", POLLING_FIELDS),
     ("action", "cancelable", {"true": CANCEL_WEBHOOK_FIELDS, "false": []}),
-    ("integration", "auth_type", AUTH_FIELDS),
+    ("integration", "auth_type", AUTH_ROWS),
 ])
 def test_the_choosing_field_tells_the_script(client, admin_user, action, page, field, expected):
     client.force_login(admin_user)
