@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integrations', '0010_chain_settings_help'),
+        ('integrations', '0012_mapping_required'),
     ]
 
     operations = [
