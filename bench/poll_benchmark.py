@@ -124,6 +124,15 @@ def kind(i):
         return "slow"
     return "poll"
 
+if sys.argv[7] == "burst":
+    # What a finish causes, so that the burst pays for it: the chain's next run (it waits for a start, so
+    # it adds no polls) and a webhook for every run.succeeded, to the bench's own service.
+    from webhooks.models import Subscription
+    follow = Action.objects.create(integration=integration, name="follow", slug="follow", method="GET",
+                                   url="/poll/{{ run.id }}", auto_start=False)
+    Action.objects.filter(pk=actions["poll"].pk).update(next_action=follow)
+    Subscription.objects.create(name="bench", url=f"http://127.0.0.1:{port}/hook/", events=["run.succeeded"])
+
 start = timezone.now() + timedelta(seconds=float(sys.argv[4]))
 runs = [Run(action=actions[kind(i)], integration=integration, status=Status.POLLING, started_at=timezone.now(),
             next_poll_at=start + timedelta(seconds=interval * i / n)) for i in range(n)]
@@ -138,18 +147,27 @@ import django, sys, time
 django.setup()
 from runs.models import Run
 ids = [int(x) for x in sys.argv[1].split(",")]
+every = float(sys.argv[5])
 Run.objects.filter(pk__in=ids[:1]).exists()  # connected and ready before the answers change
 open(sys.argv[4], "w").close()  # from now on the service answers "done"
 deadline = time.time() + float(sys.argv[2])
-seen = {}
+seen, wanted = {}, set(ids)
+# Many watched runs: one query for every finished run of their range (a list of 10,000 ids each time costs more).
+finished = (Run.objects.filter(pk__gte=min(ids), pk__lte=max(ids)) if len(ids) > 500 else Run.objects.filter(pk__in=ids))
 while len(seen) < len(ids) and time.time() < deadline:
     now = time.time()
-    for pk in Run.objects.filter(pk__in=ids, finished_at__isnull=False).values_list("pk", flat=True):
-        seen.setdefault(pk, now)
-    time.sleep(0.01)
+    for pk in finished.filter(finished_at__isnull=False).values_list("pk", flat=True):
+        if pk in wanted:
+            seen.setdefault(pk, now)
+    time.sleep(every)
 with open(sys.argv[3], "w") as f:
     for pk, at in seen.items():
         f.write(f"{pk} {at:.6f}\\n")
+if sys.argv[6] == "burst":  # what the finishes caused, written in their transactions
+    from webhooks.models import Delivery
+    next_runs = Run.objects.filter(previous_run__in=list(seen)).count()
+    with open(sys.argv[3] + ".caused", "w") as f:
+        f.write(f"{next_runs} {Delivery.objects.count()}")
 """
 
 
@@ -164,8 +182,9 @@ def bench(n, args, database_url, redis_url):
         env.pop("REDIS_URL", None)
 
     server_log, done_flag, port_file = f"{directory}/server.log", f"{directory}/done", f"{directory}/port"
+    hooks_file = f"{directory}/hooks"
     server = subprocess.Popen([sys.executable, str(ROOT / "bench/fast_server.py"), "--log", server_log,
-                               "--done-flag", done_flag, "--port-file", port_file,
+                               "--done-flag", done_flag, "--port-file", port_file, "--hooks-file", hooks_file,
                                "--slow-seconds", str(LATENCY["slow"])], start_new_session=True)
     while not os.path.exists(port_file) or not Path(port_file).read_text():
         time.sleep(0.05)
@@ -175,7 +194,7 @@ def bench(n, args, database_url, redis_url):
     due_file = f"{directory}/due"
     subprocess.run(
         [sys.executable, "-c", SETUP, str(n), str(args.interval), str(port), str(warmup), due_file,
-         "mixed" if args.mixed else "steady"],
+         "mixed" if args.mixed else "steady", "burst" if args.burst else "plain"],
         cwd=ROOT, env=env, check=True)
     first_due, kinds = {}, {}
     for line in Path(due_file).read_text().splitlines():
@@ -197,12 +216,15 @@ def bench(n, args, database_url, redis_url):
     rows1, sends1 = rows_written(directory), sends_by_cluster(directory)
 
     # A met stop condition: the watcher makes the service answer "done" and
-    # notes when each watched (fast) run is seen finished.
+    # notes when each watched (fast) run is seen finished. --burst: every fast
+    # run is watched (each finishes at its next poll, so all of them within one
+    # interval), looked for every 50 ms; otherwise 200 of them, every 10 ms.
     fast_ids = sorted(run_id for run_id, kind in kinds.items() if kind == "poll")
-    watched = fast_ids[:: max(1, len(fast_ids) // 200)]
+    watched = fast_ids if args.burst else fast_ids[:: max(1, len(fast_ids) // 200)]
     finished_file = f"{directory}/finished"
     subprocess.run([sys.executable, "-c", FINISHED, ",".join(map(str, watched)),
-                    str(args.interval * 3 + 10), finished_file, done_flag], cwd=ROOT, env=env, check=True)
+                    str(args.interval * 3 + 10), finished_file, done_flag, "0.05" if args.burst else "0.01",
+                    "burst" if args.burst else "plain"], cwd=ROOT, env=env, check=True)
 
     for cluster in clusters:
         os.kill(cluster.pid, signal.SIGTERM)
@@ -214,6 +236,8 @@ def bench(n, args, database_url, redis_url):
             os.killpg(cluster.pid, signal.SIGKILL)
     os.killpg(server.pid, signal.SIGTERM)
     server.wait(timeout=30)
+    caused = Path(finished_file + ".caused").read_text().split() if args.burst else ["-", "-"]
+    hooks = Path(hooks_file).read_text() if os.path.exists(hooks_file) else "0"
 
     polls = {}
     done_answer = {}
@@ -253,7 +277,11 @@ def bench(n, args, database_url, redis_url):
         "cpu_ms_per_poll": cpu_per_poll * 1000,
         "rows_per_poll": (rows1 - rows0) / total if total else float("nan"),
         "end_p50_ms": percentile(ends, 0.50) * 1000,
+        "end_p99_ms": percentile(ends, 0.99) * 1000,
         "end_max_ms": max(ends) * 1000 if ends else float("nan"),
+        "next_runs": caused[0],
+        "outbox_rows": caused[1],
+        "hooks_delivered": hooks,
         "ends_seen": f"{len(ends)}/{len(watched)}",
         "duplicate_attempts": duplicates,
         "bare_cpu_ms": bare["cpu_ms"],
@@ -305,6 +333,9 @@ def main():
     parser.add_argument("--bare-calls", type=int, default=20000)
     parser.add_argument("--mixed", action="store_true", help="10%% of runs answer after 2 s, 1%% never answer")
     parser.add_argument("--clusters", type=int, default=1, help="runworkers processes on the same database")
+    parser.add_argument("--burst", action="store_true",
+                        help="watch every fast run finish (all within one interval), each finish causing a chain's "
+                             "next run and a webhook")
     args = parser.parse_args()
     database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
     where = ("PostgreSQL" if database_url else "SQLite") + (" + Redis broker" if redis_url else " + ORM broker")
@@ -330,6 +361,11 @@ def main():
         if args.clusters > 1:
             shares = ", ".join(f"{value:.1f}" for value in r["per_cluster_polls_per_s"])
             print(f"        polls/s by cluster: {shares} (sum {sum(r['per_cluster_polls_per_s']):.1f})", flush=True)
+        print(f"        stop answer -> seen finished ({r['ends_seen']} runs): p50 {r['end_p50_ms']:.0f}, "
+              f"p99 {r['end_p99_ms']:.0f}, max {r['end_max_ms']:.0f} ms", flush=True)
+        if args.burst:
+            print(f"        the finishes caused {r['next_runs']} next runs and {r['outbox_rows']} webhook rows "
+                  f"({r['hooks_delivered']} delivered before the cluster stopped)", flush=True)
 
 
 if __name__ == "__main__":
