@@ -304,6 +304,66 @@ def bench(n, args, database_url, redis_url):
     return result
 
 
+STARTS = """
+import django, sys, time
+django.setup()
+from integrations.models import Action, ActionInput, Integration
+from runs.services import start_run
+action = Action.objects.create(integration=Integration.objects.get(slug="bench"), name="once", slug="once",
+                               method="GET", url="/poll/{{ key }}")
+ActionInput.objects.create(action=action, name="key")
+with open(sys.argv[2], "w") as f:
+    for key in range(1, int(sys.argv[1]) + 1):
+        time.sleep(float(sys.argv[3]))  # the cluster idles in between
+        at = time.time()
+        start_run(action, {"key": str(key)})
+        f.write(f"{key} {at:.6f}\\n")
+"""
+
+
+def idle(args, database_url, redis_url):
+    """A cluster with nothing to do: the CPU its processes use over args.idle seconds, then how long runs
+    started one by one while it idles take to reach the service (start_run called -> first request)."""
+    directory = tempfile.mkdtemp(prefix="integrations-bench-")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "integrations_site.settings", "BENCH_DIR": directory,
+           "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING", "Q_CLUSTER_NAME": f"bench{os.getpid()}"}
+    env["DATABASE_URL"] = fresh_database(database_url, directory)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    else:
+        env.pop("REDIS_URL", None)
+    server_log, port_file = f"{directory}/server.log", f"{directory}/port"
+    server = subprocess.Popen([sys.executable, str(ROOT / "bench/fast_server.py"), "--log", server_log,
+                               "--done-flag", f"{directory}/done", "--port-file", port_file], start_new_session=True)
+    while not os.path.exists(port_file) or not Path(port_file).read_text():
+        time.sleep(0.05)
+    subprocess.run([sys.executable, "-c", SETUP, "0", str(args.interval), Path(port_file).read_text(), "0",
+                    f"{directory}/due", "steady", "plain"], cwd=ROOT, env=env, check=True)
+    cluster = subprocess.Popen([sys.executable, str(ROOT / "bench/workers.py")], cwd=ROOT, env=env,
+                               start_new_session=True, stdout=subprocess.DEVNULL)
+    time.sleep(10)  # started, forked, connected
+    cpu0, wall0 = group_cpu_seconds(cluster.pid), time.monotonic()
+    time.sleep(args.idle)
+    cpu, wall = group_cpu_seconds(cluster.pid) - cpu0, time.monotonic() - wall0
+    starts_file = f"{directory}/starts"
+    subprocess.run([sys.executable, "-c", STARTS, str(args.idle_starts), starts_file, "1.5"], cwd=ROOT, env=env,
+                   check=True)
+    time.sleep(2)
+    os.kill(cluster.pid, signal.SIGTERM)
+    cluster.wait(timeout=60)
+    os.killpg(server.pid, signal.SIGTERM)
+    server.wait(timeout=30)
+    first = {}
+    for line in Path(server_log).read_text().splitlines():
+        fields = line.split()  # key, no attempt (the action sends no query), time, answer, kind
+        first.setdefault(int(fields[0]), float(fields[-3]))
+    waits = [first[int(key)] - float(at) for key, at in (line.split() for line in Path(starts_file).read_text().splitlines())
+             if int(key) in first]
+    shutil.rmtree(directory, ignore_errors=True)
+    return {"cpu_percent": cpu / wall * 100, "seconds": wall, "starts": len(waits), "asked": args.idle_starts,
+            "start_p50_ms": percentile(waits, 0.5) * 1000, "start_max_ms": max(waits) * 1000 if waits else float("nan")}
+
+
 def bare_loop(calls, directory):
     """The same calls from one requests.Session in a plain loop (a fresh service, so logs don't mix)."""
     import requests
@@ -336,9 +396,20 @@ def main():
     parser.add_argument("--burst", action="store_true",
                         help="watch every fast run finish (all within one interval), each finish causing a chain's "
                              "next run and a webhook")
+    parser.add_argument("--idle", type=float, metavar="SECONDS",
+                        help="instead: the CPU of a cluster with nothing to do over SECONDS, and how soon a run "
+                             "started meanwhile is sent")
+    parser.add_argument("--idle-starts", type=int, default=10, help="runs started one by one after --idle")
     args = parser.parse_args()
     database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
     where = ("PostgreSQL" if database_url else "SQLite") + (" + Redis broker" if redis_url else " + ORM broker")
+    if args.idle:
+        r = idle(args, database_url, redis_url)
+        print(f"Idle cluster: {where}, {os.cpu_count()} cores")
+        print(f"  CPU {r['cpu_percent']:.2f}% of a core over {r['seconds']:.0f} s; runs started while it idles "
+              f"({r['starts']}/{r['asked']}) sent after p50 {r['start_p50_ms']:.0f} ms, max {r['start_max_ms']:.0f} ms "
+              "(start_run called -> first request at the service)", flush=True)
+        return
     workload = "mixed (10% slow 2 s, 1% hanging to a 5 s read timeout)" if args.mixed else "steady"
     print(f"Polling benchmark: {where}, {workload}, {args.clusters} cluster(s), interval {args.interval:g} s, "
           f"window {args.seconds:g} s, {os.cpu_count()} cores")

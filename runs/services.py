@@ -12,7 +12,7 @@ from django.db.models import prefetch_related_objects
 from integrations.models import PollingMode
 from integrations.templating import UnknownPlaceholder
 
-from . import batch, clock, due_work, events, exchange_log, tallies
+from . import batch, clock, due_work, events, exchange_log, tallies, wakeup
 from .definitions import definition_for
 from .models import ACTIVE, CHAIN_GOES_ON, FINISHED, REFIREABLE, WORKING, ExchangeKind, FailedPart, Run, Status
 from .outbound import BuildError, auth_values, build, cancel_part, context_for, request_part
@@ -62,6 +62,8 @@ def start_run(action, variables=None, *, rehearsal=False, user=None, refired_fro
     run = _new_run(action, variables, rehearsal=rehearsal, user=user, refired_from=refired_from,
                    previous_run=previous_run, wait_for_start=wait_for_start)
     run.save()
+    if run.next_poll_at is not None:
+        wakeup.notify()
     return run
 
 
@@ -158,6 +160,8 @@ def go_on(run_id):
         with transaction.atomic():  # a savepoint: a refusal or a duplicate leaves the caller's transaction usable
             following = _following(run, follower)
             following.save()
+            if following.next_poll_at is not None:
+                wakeup.notify()
             if following.status == Status.FAILED:
                 tallies.record([tallies.ended(following)])
             return events.recorded(following)
@@ -189,6 +193,8 @@ def go_on_many(run_ids):
         return [following for following in map(go_on, [run.pk for run in runs]) if following is not None]
     tallies.record([tallies.ended(following) for following in made if following.status == Status.FAILED])
     events.record([(following.pk, following.status) for following in made])
+    if any(following.next_poll_at is not None for following in made):
+        wakeup.notify()
     return made
 
 
@@ -219,6 +225,7 @@ def start(run, *, user=None):
         start_at, reason = _start_at(run.action, f"Started{who}.")
         Run.objects.filter(pk=run.pk, status=Status.WAITING_START).update(
             status=Status.PENDING, reason=reason, next_poll_at=start_at)
+        wakeup.notify()
     run.refresh_from_db()
     return run
 
@@ -392,6 +399,8 @@ def _save(run, decision):
     changes = {name: value for name, value in decision.changes().items() if name != "last_exchange"}
     updated = Run.objects.filter(pk=run.pk, status=run.status).update(
         **changes, lease_token="", lease_holder="", lease_until=None, in_flight=False)
+    if updated and changes.get("next_poll_at") is not None:
+        wakeup.notify()
     events.record([(run.pk, decision.status)] if updated and decision.status != run.status else [])
     if updated and decision.status in FINISHED and run.status not in FINISHED:
         tallies.record([tallies.ended(run, decision.status, decision.cause, decision.finished_at)])
