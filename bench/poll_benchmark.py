@@ -129,7 +129,7 @@ if sys.argv[7] == "burst":
     # it adds no polls) and a webhook for every run.succeeded, to the bench's own service.
     from webhooks.models import Subscription
     follow = Action.objects.create(integration=integration, name="follow", slug="follow", method="GET",
-                                   url="/poll/{{ run.id }}", auto_start=False)
+                                   url="/follow", auto_start=False)
     Action.objects.filter(pk=actions["poll"].pk).update(next_action=follow)
     Subscription.objects.create(name="bench", url=f"http://127.0.0.1:{port}/hook/", events=["run.succeeded"])
 
