@@ -3,7 +3,8 @@
 GET /poll/<run>?attempt=N answers {"status": "pending"} at once, or
 {"status": "done"} once the file named by --done-flag exists; /slow/<run>
 answers the same after --slow-seconds; /hang/<run> never answers (the client
-gives up at its read timeout). Each request is logged as "run attempt
+gives up at its read timeout); POST /hook/... (webhook deliveries) answers
+{} at once and is only counted. Each poll is logged as "run attempt
 epoch-seconds answer kind" to --log, written out on SIGTERM.
 
 It shares the machine's cores with the cluster it serves, so it is a bare
@@ -27,6 +28,7 @@ def response(body):
     return head.encode() + body
 
 
+HOOK_TAKEN = response(b"{}")
 ANSWERS = {False: (response(PENDING), "pending"), True: (response(DONE), "done")}
 
 
@@ -44,10 +46,21 @@ class Service(asyncio.Protocol):
             head, separator, rest = self.buffer.partition(b"\r\n\r\n")
             if not separator:
                 return
-            self.buffer = rest
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            if len(rest) < length:
+                return
+            self.buffer = rest[length:]
             target = head.split(b" ", 2)[1].decode()
             path, _, query = target.partition("?")
             kind = path.split("/")[1]
+            if kind == "hook":  # a webhook delivery (the burst's subscription): taken, not logged
+                self.state["hooks"] += 1
+                self.transport.write(HOOK_TAKEN)
+                continue
             payload, word = ANSWERS[self.state["done"]]
             if kind == "poll":
                 self.transport.write(payload)
@@ -64,7 +77,7 @@ class Service(asyncio.Protocol):
 
 
 async def serve(args):
-    state = {"done": False, "lines": [], "slow_seconds": args.slow_seconds}
+    state = {"done": False, "lines": [], "slow_seconds": args.slow_seconds, "hooks": 0}
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: Service(state), "127.0.0.1", args.port, backlog=1024)
     stopped = asyncio.Event()
@@ -81,6 +94,9 @@ async def serve(args):
     server.close()
     with open(args.log, "w") as file:
         file.writelines(state["lines"])
+    if args.hooks_file:
+        with open(args.hooks_file, "w") as file:
+            file.write(str(state["hooks"]))
 
 
 def main():
@@ -90,6 +106,7 @@ def main():
     parser.add_argument("--done-flag", required=True)
     parser.add_argument("--port-file", required=True)
     parser.add_argument("--slow-seconds", type=float, default=2.0)
+    parser.add_argument("--hooks-file", default="", help="where to write how many webhook POSTs came (/hook/)")
     asyncio.run(serve(parser.parse_args()))
 
 

@@ -124,6 +124,15 @@ def kind(i):
         return "slow"
     return "poll"
 
+if sys.argv[7] == "burst":
+    # What a finish causes, so that the burst pays for it: the chain's next run (it waits for a start, so
+    # it adds no polls) and a webhook for every run.succeeded, to the bench's own service.
+    from webhooks.models import Subscription
+    follow = Action.objects.create(integration=integration, name="follow", slug="follow", method="GET",
+                                   url="/follow", auto_start=False)
+    Action.objects.filter(pk=actions["poll"].pk).update(next_action=follow)
+    Subscription.objects.create(name="bench", url=f"http://127.0.0.1:{port}/hook/", events=["run.succeeded"])
+
 start = timezone.now() + timedelta(seconds=float(sys.argv[4]))
 runs = [Run(action=actions[kind(i)], integration=integration, status=Status.POLLING, started_at=timezone.now(),
             next_poll_at=start + timedelta(seconds=interval * i / n)) for i in range(n)]
@@ -138,18 +147,27 @@ import django, sys, time
 django.setup()
 from runs.models import Run
 ids = [int(x) for x in sys.argv[1].split(",")]
+every = float(sys.argv[5])
 Run.objects.filter(pk__in=ids[:1]).exists()  # connected and ready before the answers change
 open(sys.argv[4], "w").close()  # from now on the service answers "done"
 deadline = time.time() + float(sys.argv[2])
-seen = {}
+seen, wanted = {}, set(ids)
+# Many watched runs: one query for every finished run of their range (a list of 10,000 ids each time costs more).
+finished = (Run.objects.filter(pk__gte=min(ids), pk__lte=max(ids)) if len(ids) > 500 else Run.objects.filter(pk__in=ids))
 while len(seen) < len(ids) and time.time() < deadline:
     now = time.time()
-    for pk in Run.objects.filter(pk__in=ids, finished_at__isnull=False).values_list("pk", flat=True):
-        seen.setdefault(pk, now)
-    time.sleep(0.01)
+    for pk in finished.filter(finished_at__isnull=False).values_list("pk", flat=True):
+        if pk in wanted:
+            seen.setdefault(pk, now)
+    time.sleep(every)
 with open(sys.argv[3], "w") as f:
     for pk, at in seen.items():
         f.write(f"{pk} {at:.6f}\\n")
+if sys.argv[6] == "burst":  # what the finishes caused, written in their transactions
+    from webhooks.models import Delivery
+    next_runs = Run.objects.filter(previous_run__in=list(seen)).count()
+    with open(sys.argv[3] + ".caused", "w") as f:
+        f.write(f"{next_runs} {Delivery.objects.count()}")
 """
 
 
@@ -164,8 +182,9 @@ def bench(n, args, database_url, redis_url):
         env.pop("REDIS_URL", None)
 
     server_log, done_flag, port_file = f"{directory}/server.log", f"{directory}/done", f"{directory}/port"
+    hooks_file = f"{directory}/hooks"
     server = subprocess.Popen([sys.executable, str(ROOT / "bench/fast_server.py"), "--log", server_log,
-                               "--done-flag", done_flag, "--port-file", port_file,
+                               "--done-flag", done_flag, "--port-file", port_file, "--hooks-file", hooks_file,
                                "--slow-seconds", str(LATENCY["slow"])], start_new_session=True)
     while not os.path.exists(port_file) or not Path(port_file).read_text():
         time.sleep(0.05)
@@ -175,7 +194,7 @@ def bench(n, args, database_url, redis_url):
     due_file = f"{directory}/due"
     subprocess.run(
         [sys.executable, "-c", SETUP, str(n), str(args.interval), str(port), str(warmup), due_file,
-         "mixed" if args.mixed else "steady"],
+         "mixed" if args.mixed else "steady", "burst" if args.burst else "plain"],
         cwd=ROOT, env=env, check=True)
     first_due, kinds = {}, {}
     for line in Path(due_file).read_text().splitlines():
@@ -197,12 +216,15 @@ def bench(n, args, database_url, redis_url):
     rows1, sends1 = rows_written(directory), sends_by_cluster(directory)
 
     # A met stop condition: the watcher makes the service answer "done" and
-    # notes when each watched (fast) run is seen finished.
+    # notes when each watched (fast) run is seen finished. --burst: every fast
+    # run is watched (each finishes at its next poll, so all of them within one
+    # interval), looked for every 50 ms; otherwise 200 of them, every 10 ms.
     fast_ids = sorted(run_id for run_id, kind in kinds.items() if kind == "poll")
-    watched = fast_ids[:: max(1, len(fast_ids) // 200)]
+    watched = fast_ids if args.burst else fast_ids[:: max(1, len(fast_ids) // 200)]
     finished_file = f"{directory}/finished"
     subprocess.run([sys.executable, "-c", FINISHED, ",".join(map(str, watched)),
-                    str(args.interval * 3 + 10), finished_file, done_flag], cwd=ROOT, env=env, check=True)
+                    str(args.interval * 3 + 10), finished_file, done_flag, "0.05" if args.burst else "0.01",
+                    "burst" if args.burst else "plain"], cwd=ROOT, env=env, check=True)
 
     for cluster in clusters:
         os.kill(cluster.pid, signal.SIGTERM)
@@ -214,6 +236,8 @@ def bench(n, args, database_url, redis_url):
             os.killpg(cluster.pid, signal.SIGKILL)
     os.killpg(server.pid, signal.SIGTERM)
     server.wait(timeout=30)
+    caused = Path(finished_file + ".caused").read_text().split() if args.burst else ["-", "-"]
+    hooks = Path(hooks_file).read_text() if os.path.exists(hooks_file) else "0"
 
     polls = {}
     done_answer = {}
@@ -253,7 +277,11 @@ def bench(n, args, database_url, redis_url):
         "cpu_ms_per_poll": cpu_per_poll * 1000,
         "rows_per_poll": (rows1 - rows0) / total if total else float("nan"),
         "end_p50_ms": percentile(ends, 0.50) * 1000,
+        "end_p99_ms": percentile(ends, 0.99) * 1000,
         "end_max_ms": max(ends) * 1000 if ends else float("nan"),
+        "next_runs": caused[0],
+        "outbox_rows": caused[1],
+        "hooks_delivered": hooks,
         "ends_seen": f"{len(ends)}/{len(watched)}",
         "duplicate_attempts": duplicates,
         "bare_cpu_ms": bare["cpu_ms"],
@@ -274,6 +302,66 @@ def bench(n, args, database_url, redis_url):
             "lag_p99_ms": percentile(lags[kind], 0.99) * 1000,
         }
     return result
+
+
+STARTS = """
+import django, sys, time
+django.setup()
+from integrations.models import Action, ActionInput, Integration
+from runs.services import start_run
+action = Action.objects.create(integration=Integration.objects.get(slug="bench"), name="once", slug="once",
+                               method="GET", url="/poll/{{ key }}")
+ActionInput.objects.create(action=action, name="key")
+with open(sys.argv[2], "w") as f:
+    for key in range(1, int(sys.argv[1]) + 1):
+        time.sleep(float(sys.argv[3]))  # the cluster idles in between
+        at = time.time()
+        start_run(action, {"key": str(key)})
+        f.write(f"{key} {at:.6f}\\n")
+"""
+
+
+def idle(args, database_url, redis_url):
+    """A cluster with nothing to do: the CPU its processes use over args.idle seconds, then how long runs
+    started one by one while it idles take to reach the service (start_run called -> first request)."""
+    directory = tempfile.mkdtemp(prefix="integrations-bench-")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "integrations_site.settings", "BENCH_DIR": directory,
+           "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING", "Q_CLUSTER_NAME": f"bench{os.getpid()}"}
+    env["DATABASE_URL"] = fresh_database(database_url, directory)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    else:
+        env.pop("REDIS_URL", None)
+    server_log, port_file = f"{directory}/server.log", f"{directory}/port"
+    server = subprocess.Popen([sys.executable, str(ROOT / "bench/fast_server.py"), "--log", server_log,
+                               "--done-flag", f"{directory}/done", "--port-file", port_file], start_new_session=True)
+    while not os.path.exists(port_file) or not Path(port_file).read_text():
+        time.sleep(0.05)
+    subprocess.run([sys.executable, "-c", SETUP, "0", str(args.interval), Path(port_file).read_text(), "0",
+                    f"{directory}/due", "steady", "plain"], cwd=ROOT, env=env, check=True)
+    cluster = subprocess.Popen([sys.executable, str(ROOT / "bench/workers.py")], cwd=ROOT, env=env,
+                               start_new_session=True, stdout=subprocess.DEVNULL)
+    time.sleep(10)  # started, forked, connected
+    cpu0, wall0 = group_cpu_seconds(cluster.pid), time.monotonic()
+    time.sleep(args.idle)
+    cpu, wall = group_cpu_seconds(cluster.pid) - cpu0, time.monotonic() - wall0
+    starts_file = f"{directory}/starts"
+    subprocess.run([sys.executable, "-c", STARTS, str(args.idle_starts), starts_file, "1.5"], cwd=ROOT, env=env,
+                   check=True)
+    time.sleep(2)
+    os.kill(cluster.pid, signal.SIGTERM)
+    cluster.wait(timeout=60)
+    os.killpg(server.pid, signal.SIGTERM)
+    server.wait(timeout=30)
+    first = {}
+    for line in Path(server_log).read_text().splitlines():
+        fields = line.split()  # key, no attempt (the action sends no query), time, answer, kind
+        first.setdefault(int(fields[0]), float(fields[-3]))
+    waits = [first[int(key)] - float(at) for key, at in (line.split() for line in Path(starts_file).read_text().splitlines())
+             if int(key) in first]
+    shutil.rmtree(directory, ignore_errors=True)
+    return {"cpu_percent": cpu / wall * 100, "seconds": wall, "starts": len(waits), "asked": args.idle_starts,
+            "start_p50_ms": percentile(waits, 0.5) * 1000, "start_max_ms": max(waits) * 1000 if waits else float("nan")}
 
 
 def bare_loop(calls, directory):
@@ -305,9 +393,23 @@ def main():
     parser.add_argument("--bare-calls", type=int, default=20000)
     parser.add_argument("--mixed", action="store_true", help="10%% of runs answer after 2 s, 1%% never answer")
     parser.add_argument("--clusters", type=int, default=1, help="runworkers processes on the same database")
+    parser.add_argument("--burst", action="store_true",
+                        help="watch every fast run finish (all within one interval), each finish causing a chain's "
+                             "next run and a webhook")
+    parser.add_argument("--idle", type=float, metavar="SECONDS",
+                        help="instead: the CPU of a cluster with nothing to do over SECONDS, and how soon a run "
+                             "started meanwhile is sent")
+    parser.add_argument("--idle-starts", type=int, default=10, help="runs started one by one after --idle")
     args = parser.parse_args()
     database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
     where = ("PostgreSQL" if database_url else "SQLite") + (" + Redis broker" if redis_url else " + ORM broker")
+    if args.idle:
+        r = idle(args, database_url, redis_url)
+        print(f"Idle cluster: {where}, {os.cpu_count()} cores")
+        print(f"  CPU {r['cpu_percent']:.2f}% of a core over {r['seconds']:.0f} s; runs started while it idles "
+              f"({r['starts']}/{r['asked']}) sent after p50 {r['start_p50_ms']:.0f} ms, max {r['start_max_ms']:.0f} ms "
+              "(start_run called -> first request at the service)", flush=True)
+        return
     workload = "mixed (10% slow 2 s, 1% hanging to a 5 s read timeout)" if args.mixed else "steady"
     print(f"Polling benchmark: {where}, {workload}, {args.clusters} cluster(s), interval {args.interval:g} s, "
           f"window {args.seconds:g} s, {os.cpu_count()} cores")
@@ -330,6 +432,11 @@ def main():
         if args.clusters > 1:
             shares = ", ".join(f"{value:.1f}" for value in r["per_cluster_polls_per_s"])
             print(f"        polls/s by cluster: {shares} (sum {sum(r['per_cluster_polls_per_s']):.1f})", flush=True)
+        print(f"        stop answer -> seen finished ({r['ends_seen']} runs): p50 {r['end_p50_ms']:.0f}, "
+              f"p99 {r['end_p99_ms']:.0f}, max {r['end_max_ms']:.0f} ms", flush=True)
+        if args.burst:
+            print(f"        the finishes caused {r['next_runs']} next runs and {r['outbox_rows']} webhook rows "
+                  f"({r['hooks_delivered']} delivered before the cluster stopped)", flush=True)
 
 
 if __name__ == "__main__":

@@ -235,6 +235,9 @@ Q_CLUSTER = {
     # Due times live on the runs (runs/dispatch.py); django-q2's own scheduler has nothing to do, and would
     # only query the database every 30 s (and log a traceback each time it is down).
     "scheduler": False,
+    # The sentinel checks its workers and saves the cluster's status (the ORM broker: a cache file) each
+    # cycle: every 0.5 s by default, a third of an idle cluster's CPU. A worker that died is replaced within it.
+    "guard_cycle": envfloat("Q_GUARD_CYCLE", 2.0),
 }
 # The cache holds the throttles' counters, so it must be shared by every process: Redis when REDIS_URL is
 # set, otherwise files in CACHE_DIR (never the per-process local memory cache).
@@ -300,6 +303,8 @@ INTEGRATIONS_STOP_GRACE = envfloat("INTEGRATIONS_STOP_GRACE", 10)
 # The dispatcher: how often it looks for due runs, how many it claims at once
 # and how many runs one django-q2 task handles.
 INTEGRATIONS_DISPATCH_TICK = envfloat("INTEGRATIONS_DISPATCH_TICK", 0.05)
+# With nothing due it sleeps until the next due time, at most this long; a new run wakes it at once (runs.wakeup).
+INTEGRATIONS_DISPATCH_IDLE = envfloat("INTEGRATIONS_DISPATCH_IDLE", 5.0)
 INTEGRATIONS_DISPATCH_LIMIT = envint("INTEGRATIONS_DISPATCH_LIMIT", 1000)
 INTEGRATIONS_BATCH_SIZE = envint("INTEGRATIONS_BATCH_SIZE", 50)
 # Requests one worker process has out at once (a thread each, mostly waiting on the network). A slow

@@ -351,7 +351,7 @@ def _save_files(done, stored):
 
 def _write(done, stored):
     """Write ``done`` back; returns the storage names of the files saved with it."""
-    from .services import go_on
+    from .services import go_on_many
 
     kept = _save_files(done, stored)
     rows = [row for item in done for row in item.decision.exchanges]
@@ -377,39 +377,52 @@ def _write(done, stored):
                 ending.append((item.decision.run_id, item.token, changes))
             else:
                 groups.setdefault(tuple(changes), []).append((item.decision.run_id, item.token, changes))
-        # A run that ends is written on its own, so that its chain goes on, and it is counted in its tally,
-        # only where this very update ended it (executemany cannot say which of its rows it changed).
-        working, ended = list(WORKING), []
+        # The runs that end: locked (PostgreSQL; SQLite's IMMEDIATE transaction holds the write lock already)
+        # where still working under their tokens, so the updates below end exactly those, and only those go
+        # on into their chains' next runs and count in their tallies. A few statements for any number of
+        # runs: a burst of finishing runs must not queue behind a round trip or two per run.
         decisions = {item.decision.run_id: item.decision for item in done}
+        held = set()
+        if ending:
+            held = set(Run.objects.select_for_update().filter(
+                pk__in=[pk for pk, _, _ in ending], lease_token__in={token for _, token, _ in ending},
+                status__in=WORKING,
+            ).order_by("pk").values_list("pk", "lease_token"))
+        ended, going_on, finishing = [], [], {}
         for pk, token, changes in ending:
-            fields = [Run._meta.get_field(name) for name in changes]
-            columns = ", ".join(f"{qn(field.column)} = %s" for field in fields)
-            cursor.execute(
-                f"UPDATE {qn(Run._meta.db_table)} SET {columns} WHERE {qn('id')} = %s AND {qn('lease_token')} = %s "
-                f"AND {qn('status')} IN ({', '.join(['%s'] * len(working))})",
-                [_db_value(field, changes[field.name]) for field in fields] + [pk, token, *working],
-            )
-            if cursor.rowcount == 1:
-                decision = decisions[pk]
-                ended.append(tallies.Ended(decision.action_id, decision.integration_id, decision.status,
-                                           decision.cause, decision.started_at or decision.created_at,
-                                           decision.finished_at))
-                if decision.status in CHAIN_GOES_ON:
-                    go_on(pk)
-            else:  # ended before (its lease is dropped below), or taken by another worker (then nothing is)
+            if (pk, token) not in held:  # ended before (its lease is dropped below), or taken by another worker
                 groups.setdefault(tuple(changes), []).append((pk, token, changes))
+                continue
+            finishing.setdefault(tuple(changes), []).append((pk, token, changes))
+            decision = decisions[pk]
+            ended.append(tallies.Ended(decision.action_id, decision.integration_id, decision.status,
+                                       decision.cause, decision.started_at or decision.created_at,
+                                       decision.finished_at))
+            if decision.status in CHAIN_GOES_ON:
+                going_on.append(pk)
+        _update_many(cursor, finishing)
+        go_on_many(going_on)
         tallies.record(ended)
-        # The ORM's update() compiles a query per run, which costs more CPU than the poll: the
-        # statement is compiled once per set of columns and sent with executemany.
-        for names, items in groups.items():
-            fields = [Run._meta.get_field(name) for name in names]
-            columns = ", ".join(f"{qn(field.column)} = %s" for field in fields)
-            cursor.executemany(
-                f"UPDATE {qn(Run._meta.db_table)} SET {columns} WHERE {qn('id')} = %s AND {qn('lease_token')} = %s",
-                [[_db_value(field, changes[field.name]) for field in fields] + [pk, token]
-                 for pk, token, changes in items],
-            )
+        _update_many(cursor, groups)
     return kept
+
+
+def _update_many(cursor, groups):
+    """Write {column names: [(run id, lease token, changes)]}, each run only while leased under its token.
+
+    The ORM's update() compiles a query per run, which costs more CPU than the
+    poll: the statement is compiled once per set of columns and sent with
+    executemany (psycopg sends the rows in one pipeline).
+    """
+    qn = connection.ops.quote_name
+    for names, items in groups.items():
+        fields = [Run._meta.get_field(name) for name in names]
+        columns = ", ".join(f"{qn(field.column)} = %s" for field in fields)
+        cursor.executemany(
+            f"UPDATE {qn(Run._meta.db_table)} SET {columns} WHERE {qn('id')} = %s AND {qn('lease_token')} = %s",
+            [[_db_value(field, changes[field.name]) for field in fields] + [pk, token]
+             for pk, token, changes in items],
+        )
 
 
 def _after_write(done):

@@ -12,14 +12,18 @@ had claimed are given back to be claimed again at once.
 import logging
 import time
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django_q.brokers import orm, redis_broker
+from django_q.conf import Conf
 
+from . import wakeup
 from .outages import Outage, describe
 
 log = logging.getLogger(__name__)
 
 RETRY = 0.5
+# An idle ORM broker on SQLite asks for tasks at least this often, changes or not.
+RECHECK = 1.0
 
 
 class _Patient:
@@ -54,7 +58,29 @@ class Redis(_Patient, redis_broker.Redis):
 
 
 class ORM(_Patient, orm.ORM):
+    """On SQLite, an empty queue is asked again only once the database changed (runs.wakeup: PRAGMA
+    data_version, microseconds a look), or a second later: django-q2 asks every Q_CLUSTER["poll"] seconds
+    (0.05), which an idle cluster paid for 20 times a second."""
+
     acknowledged = None
+    changes = None
+    empty_until = 0.0
+
+    def dequeue(self):
+        if self.changes is None:
+            self.changes = wakeup.Waiter() if connection.vendor == "sqlite" else False
+        if self.changes:
+            try:
+                changed = self.changes.changed()  # read before the query: a commit after it is seen next time
+            except Exception:
+                self.changes.close()
+                changed = True
+            if not changed and time.monotonic() < self.empty_until:
+                time.sleep(Conf.POLL)
+                return None
+        tasks = super().dequeue()
+        self.empty_until = 0.0 if tasks else time.monotonic() + RECHECK
+        return tasks
 
     def acknowledge(self, task_id):
         """django-q2's monitor dies on a database error here. A task not acknowledged is handed out again

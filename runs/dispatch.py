@@ -2,7 +2,8 @@
 
 django-q2's scheduler looks at its schedules only every 30 s and async_task
 cannot delay, so due times are kept on the runs and this loop, running a few
-times a second beside the cluster, turns them into tasks. Several
+times a second beside the cluster while there is work (and sleeping till the
+next due time, or a wake-up, when there is none), turns them into tasks. Several
 dispatchers may run at once: a run is claimed by one lease only.
 """
 
@@ -12,10 +13,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
+from django.db.models import Min
 from django_q.brokers import get_broker
 from django_q.tasks import async_task
 
-from . import clock, heartbeats, metrics
+from . import clock, heartbeats, metrics, wakeup
 from .models import Run
 from .outages import Outage
 
@@ -94,10 +96,13 @@ def dispatch_forever(stop):
     """Dispatch until the threading.Event ``stop`` is set.
 
     While the database or the broker is down, each tick tries again and the
-    fault is logged once a minute (runs.outages), never once per tick.
+    fault is logged once a minute (runs.outages), never once per tick. When a
+    pass found nothing due, it sleeps until the next run is due (runs.wakeup:
+    at most INTEGRATIONS_DISPATCH_IDLE seconds), woken at once when a run may have become due.
     """
     tick = settings.INTEGRATIONS_DISPATCH_TICK
     outage = Outage(log, "Dispatching")
+    waiter = wakeup.Waiter()
     broker = None
     while not stop.is_set():
         try:
@@ -106,13 +111,24 @@ def dispatch_forever(stop):
             if outage.ongoing:
                 broker.ping()
             queued = dispatch_once(broker)
+            slept = queued == 0 and wakeup.sleep_while_idle(
+                waiter, stop, next_due_in, settings.INTEGRATIONS_DISPATCH_IDLE, tick)
             outage.ok()
         except Exception as exc:  # the loop must outlive a lost database or broker connection
             outage.failed(exc)
             close_old_connections()
-            queued = 0
-        if queued < settings.INTEGRATIONS_DISPATCH_LIMIT:
+            waiter.close()
+            queued, slept = 0, False
+        if not slept and queued < settings.INTEGRATIONS_DISPATCH_LIMIT:
             stop.wait(tick)
+    waiter.close()
+
+
+def next_due_in(now=None):
+    """Seconds until the next run is due by its next_poll_at (negative: due already, e.g. leased to someone
+    else), or None when no run is due at all."""
+    due = Run.objects.filter(next_poll_at__isnull=False).aggregate(first=Min("next_poll_at"))["first"]
+    return None if due is None else (due - (now or clock.now())).total_seconds()
 
 
 def beat_forever(stop):

@@ -12,6 +12,7 @@ import secrets
 
 from django.db import models
 
+from . import wakeup
 from .models import CHAIN_GOES_ON, FINISHED, Run, Status
 
 
@@ -69,6 +70,8 @@ def record(changes):
                     rows.append(Delivery(subscription=subscription, run_id=pk, event=event,
                                          webhook_id=new_webhook_id()))
     Delivery.objects.bulk_create(rows)
+    if rows:
+        wakeup.notify()  # the webhooks thread sleeps while nothing is due
     return len(rows)
 
 

@@ -7,11 +7,12 @@ map those to HTTP codes. Due work (sending and polling) is in runs/batch.py.
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import prefetch_related_objects
 
 from integrations.models import TOKEN_AUTH_TYPES, PollingMode
 from integrations.templating import UnknownPlaceholder
 
-from . import batch, clock, due_work, events, exchange_log, tallies
+from . import batch, clock, due_work, events, exchange_log, tallies, wakeup
 from .definitions import definition_for
 from .models import ACTIVE, CHAIN_GOES_ON, FINISHED, REFIREABLE, WORKING, ExchangeKind, FailedPart, Run, Status
 from .outbound import BuildError, auth_values, build, cancel_part, context_for, request_part
@@ -58,6 +59,17 @@ def start_run(action, variables=None, *, rehearsal=False, user=None, refired_fro
     the API to start it. Raises ValidationError when the variables do not fit,
     RunRefused when the action cannot run. Nothing is sent before both checks pass.
     """
+    run = _new_run(action, variables, rehearsal=rehearsal, user=user, refired_from=refired_from,
+                   previous_run=previous_run, wait_for_start=wait_for_start)
+    run.save()
+    if run.next_poll_at is not None:
+        wakeup.notify()
+    return run
+
+
+def _new_run(action, variables=None, *, rehearsal=False, user=None, refired_from=None, previous_run=None,
+             wait_for_start=False):
+    """start_run's run, checked and not saved yet."""
     if action.integration.archived:
         raise RunRefused(f"The integration {action.integration} is archived: its actions cannot run.")
     if previous_run is not None:
@@ -84,7 +96,6 @@ def start_run(action, variables=None, *, rehearsal=False, user=None, refired_fro
         build(definition, run, request_part(action), attempt=1)
     except (UnknownPlaceholder, BuildError) as exc:
         raise ValidationError({"variables": definition.redactor.text(str(exc))}) from None
-    run.save()
     return run
 
 
@@ -103,7 +114,7 @@ def _chained_variables(action, variables):
     the others pass through untouched for later steps."""
     if not isinstance(variables, dict):
         return action.validate_variables(variables)  # refused with the usual message
-    declared = set(action.inputs.values_list("name", flat=True))
+    declared = {item.name for item in action.inputs.all()}  # prefetched by go_on_many
     if not declared:
         return action.validate_variables(variables)
     checked = action.validate_variables({name: value for name, value in variables.items() if name in declared})
@@ -147,22 +158,60 @@ def go_on(run_id):
         return None
     try:
         with transaction.atomic():  # a savepoint: a refusal or a duplicate leaves the caller's transaction usable
-            try:
-                return events.recorded(start_run(follower, rehearsal=run.rehearsal, user=run.created_by,
-                                                  previous_run=run, wait_for_start=not follower.auto_start))
-            except (ValidationError, RunRefused) as exc:
-                messages = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
-                now = clock.now()
-                failed = Run.objects.create(
-                    action=follower, integration=follower.integration, variables=run.variables,
-                    fields=dict(run.fields), rehearsal=run.rehearsal, created_by=run.created_by, previous_run=run,
-                    status=Status.FAILED, finished_at=now, cause="chain",
-                    reason=f"The chain could not go on into {follower.name}: {' '.join(messages)}"[:2000],
-                )
-                tallies.record([tallies.ended(failed)])
-                return events.recorded(failed)
+            following = _following(run, follower)
+            following.save()
+            if following.next_poll_at is not None:
+                wakeup.notify()
+            if following.status == Status.FAILED:
+                tallies.record([tallies.ended(following)])
+            return events.recorded(following)
     except IntegrityError:
         return None  # its next run exists already
+
+
+def go_on_many(run_ids):
+    """go_on for many runs that ended in the caller's transaction (the write-back of a batch): the runs and
+    their next actions read in one query, the next runs written in one INSERT and their events and tallies
+    recorded in one go, so that a burst of finishing runs costs a few statements, not a few per run.
+
+    Same rules as go_on; when one of the next runs exists already, each run goes on on its own (go_on).
+    Returns the next runs made.
+    """
+    runs = list(Run.objects.filter(pk__in=run_ids, action__next_action__isnull=False).select_related(
+        "action__next_action__integration", "created_by"))
+    if not runs:
+        return []
+    followers = {}
+    for run in runs:  # one instance per next action, its inputs read once
+        run.action.next_action = followers.setdefault(run.action.next_action_id, run.action.next_action)
+    prefetch_related_objects(list(followers.values()), "inputs")
+    made = [_following(run, run.action.next_action) for run in runs]
+    try:
+        with transaction.atomic():  # a savepoint, as in go_on
+            Run.objects.bulk_create(made)
+    except IntegrityError:
+        return [following for following in map(go_on, [run.pk for run in runs]) if following is not None]
+    tallies.record([tallies.ended(following) for following in made if following.status == Status.FAILED])
+    events.record([(following.pk, following.status) for following in made])
+    if any(following.next_poll_at is not None for following in made):
+        wakeup.notify()
+    return made
+
+
+def _following(run, follower):
+    """The next run of ``run``'s chain, into ``follower``, not saved: waiting for a start, due at once, or
+    failed with the reason when it cannot start."""
+    try:
+        return _new_run(follower, rehearsal=run.rehearsal, user=run.created_by, previous_run=run,
+                        wait_for_start=not follower.auto_start)
+    except (ValidationError, RunRefused) as exc:
+        messages = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
+        return Run(
+            action=follower, integration=follower.integration, variables=run.variables,
+            fields=dict(run.fields), rehearsal=run.rehearsal, created_by=run.created_by, previous_run=run,
+            status=Status.FAILED, finished_at=clock.now(), cause="chain",
+            reason=f"The chain could not go on into {follower.name}: {' '.join(messages)}"[:2000],
+        )
 
 
 def start(run, *, user=None):
@@ -176,6 +225,7 @@ def start(run, *, user=None):
         start_at, reason = _start_at(run.action, f"Started{who}.")
         Run.objects.filter(pk=run.pk, status=Status.WAITING_START).update(
             status=Status.PENDING, reason=reason, next_poll_at=start_at)
+        wakeup.notify()
     run.refresh_from_db()
     return run
 
@@ -349,6 +399,8 @@ def _save(run, decision):
     changes = {name: value for name, value in decision.changes().items() if name != "last_exchange"}
     updated = Run.objects.filter(pk=run.pk, status=run.status).update(
         **changes, lease_token="", lease_holder="", lease_until=None, in_flight=False)
+    if updated and changes.get("next_poll_at") is not None:
+        wakeup.notify()
     events.record([(run.pk, decision.status)] if updated and decision.status != run.status else [])
     if updated and decision.status in FINISHED and run.status not in FINISHED:
         tallies.record([tallies.ended(run, decision.status, decision.cause, decision.finished_at)])

@@ -42,10 +42,10 @@ def test_a_write_back_the_database_refuses_keeps_no_delivery_of_the_end_it_did_n
     subscribe(server.url("/hook"))
     run = start_run(make_action(server.base_url, polling_mode="poll", poll_interval=1, stop=STOP))
 
-    def failing_go_on(pk):  # the last thing the write-back does in its transaction, once the run has ended
+    def failing_go_on(pks):  # what the write-back does in its transaction once the runs have ended
         raise Boom
 
-    monkeypatch.setattr("runs.services.go_on", failing_go_on)
+    monkeypatch.setattr("runs.services.go_on_many", failing_go_on)
     batch.write_back([_decided(run)])
 
     # The success was rolled back with its delivery; the run failed instead, and that is what is told.

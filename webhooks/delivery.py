@@ -22,10 +22,10 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db import DatabaseError, close_old_connections, connection
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, Min, OuterRef, Q
 from rest_framework.utils.encoders import JSONEncoder
 
-from runs import clock
+from runs import clock, wakeup
 from runs.definitions import definition_for
 from runs.http import Outbound, SendError, send
 from runs.outages import Outage
@@ -44,6 +44,8 @@ LEASE = timedelta(seconds=CONNECT_TIMEOUT + READ_TIMEOUT + 5)
 MAX_DELAY = timedelta(hours=2)
 # Seconds between looks for due deliveries when there were none, and after a fault.
 IDLE = 0.5
+# The longest an idle webhooks thread sleeps without a wake-up (runs.wakeup).
+IDLE_MAX = 5.0
 FAULT_PAUSE = 2.0
 LOG_EVERY = 3600.0
 # Bytes of an answer read (and kept, as text, in the delivery's last answer).
@@ -222,17 +224,28 @@ def deliver_forever(stop):
     """
     threads = settings.INTEGRATIONS_WEBHOOK_THREADS
     fault = Outage(log, "Delivering webhooks")
+    waiter = wakeup.Waiter(look=IDLE)  # a new delivery goes within IDLE seconds, as before
     while not stop.is_set():
         try:
             close_old_connections()
             sent = deliver_due(threads, limit=max(BATCH, threads))
+            # Nothing to send: sleep till the next delivery is due (a new one wakes it, runs.wakeup).
+            slept = not sent and wakeup.sleep_while_idle(waiter, stop, next_due_in, IDLE_MAX, IDLE)
             fault.ok()
         except Exception as exc:  # the thread must outlive the database going away
             fault.failed(exc)
             if not isinstance(exc, DatabaseError):
                 log.exception("Delivering webhooks")
             connection.close()
+            waiter.close()
             stop.wait(FAULT_PAUSE)
             continue
-        if not sent:
+        if not sent and not slept:
             stop.wait(IDLE)
+    waiter.close()
+
+
+def next_due_in():
+    """Seconds until the next unsent delivery is due (negative: due already), None when there is none."""
+    due = Delivery.objects.filter(status__in=UNSENT).aggregate(first=Min("next_attempt_at"))["first"]
+    return None if due is None else (due - clock.now()).total_seconds()
