@@ -15,7 +15,7 @@ from django.db import close_old_connections, connection, transaction
 from django_q.brokers import get_broker
 from django_q.tasks import async_task
 
-from . import clock, heartbeats, metrics
+from . import clock, heartbeats, metrics, schedules
 from .models import Run
 from .outages import Outage
 
@@ -98,8 +98,16 @@ def dispatch_forever(stop):
     """
     tick = settings.INTEGRATIONS_DISPATCH_TICK
     outage = Outage(log, "Dispatching")
+    schedules_outage = Outage(log, "Starting scheduled runs")
     broker = None
     while not stop.is_set():
+        try:
+            # Before the runs: a run a tick starts is due at once, and claimed below in this same turn.
+            schedules.tick_due()
+            schedules_outage.ok()
+        except Exception as exc:  # the database is down (or a schedule is broken): due runs still go out
+            schedules_outage.failed(exc)
+            close_old_connections()
         try:
             if broker is None:
                 broker = get_broker()
