@@ -23,6 +23,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from integrations import safejson
+
 from . import clock, events, tallies
 from .models import MissedTicks, Run, Schedule, ScheduleKind, Status
 
@@ -80,7 +82,11 @@ def check(schedule):
         zone(schedule.timezone)
     except ValidationError as exc:
         errors["timezone"] = exc
-    if schedule.action_id is not None:
+    try:
+        safejson.check(schedule.variables)
+    except safejson.Fault as fault:
+        errors["variables"] = ValidationError(str(fault), code="invalid")
+    if schedule.action_id is not None and "variables" not in errors:
         try:
             schedule.variables = schedule.action.validate_variables(schedule.variables)
         except ValidationError as exc:
