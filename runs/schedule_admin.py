@@ -3,6 +3,7 @@
 list's filter by schedule."""
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.contrib import admin
 from django.urls import reverse
 from django.utils import timezone
@@ -13,6 +14,7 @@ from django.utils.text import Truncator
 from integrations.forms import JSONTextField
 from integrations.models import Action
 
+from . import schedules
 from .models import Schedule, ScheduleKind
 
 
@@ -34,11 +36,17 @@ class ScheduleForm(forms.ModelForm):
         return self.cleaned_data.get("variables") or {}
 
 
-def when(moment):
+def when(moment, schedule):
+    """A tick as the schedule reads it (in its time zone, named), with the site's time on hover."""
     if moment is None:
         return "—"
-    local = timezone.localtime(moment)
-    return format_html('<time datetime="{}">{}</time>', moment.isoformat(), date_format(local, "DATETIME_FORMAT"))
+    try:
+        local = moment.astimezone(schedules.zone(schedule.timezone))
+    except ValidationError:
+        local = timezone.localtime(moment)
+    return format_html('<time datetime="{}" title="{}">{}</time>', moment.isoformat(),
+                       date_format(timezone.localtime(moment), "DATETIME_FORMAT"),
+                       f"{local:%Y-%m-%d %H:%M:%S} {getattr(local.tzinfo, 'key', local.tzname())}")
 
 
 @admin.register(Schedule)
@@ -67,11 +75,11 @@ class ScheduleAdmin(admin.ModelAdmin):
     def next_start(self, schedule):
         if schedule.pk and not schedule.enabled:
             return "— (disabled)"
-        return when(schedule.next_tick_at)
+        return when(schedule.next_tick_at, schedule)
 
     @admin.display(description="last tick", ordering="last_tick_at")
     def last_tick(self, schedule):
-        return when(schedule.last_tick_at)
+        return when(schedule.last_tick_at, schedule)
 
     @admin.display(description="last result")
     def last_result_text(self, schedule):
@@ -84,6 +92,13 @@ class ScheduleAdmin(admin.ModelAdmin):
             return "—"
         url = reverse("admin:runs_run_changelist") + f"?schedule={schedule.pk}"
         return format_html('<a href="{}" class="schedule-runs">Runs</a>', url)
+
+    def get_fieldsets(self, request, obj=None):
+        return self.fieldsets if obj is not None else self.fieldsets[:-1]  # nothing done yet
+
+    def changelist_view(self, request, extra_context=None):
+        # As the runs list: the app navigation's width goes to the columns (the breadcrumbs lead back).
+        return super().changelist_view(request, {"is_nav_sidebar_enabled": False, **(extra_context or {})})
 
     def save_model(self, request, obj, form, change):
         if not change:
