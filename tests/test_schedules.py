@@ -208,3 +208,32 @@ def test_the_due_query_reads_the_index(action):
         plan = query.explain()
         cursor.execute("SET enable_seqscan = on")
     assert "schedule_due_idx" in plan
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dispatchers_claiming_one_tick_at_once_start_one_run():
+    import threading
+
+    from django.db import connections
+
+    action = make_action("http://127.0.0.1:9")
+    made = schedule(action)
+    tick = made.next_tick_at
+    ready = threading.Barrier(4)
+    results = []
+
+    def dispatcher():
+        try:
+            ready.wait()
+            results.append(schedules.claim(made.pk, tick, tick))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=dispatcher) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(results, key=str) == sorted([(tick + timedelta(seconds=1), "")] + [(None, "")] * 3, key=str)
+    assert Run.objects.filter(schedule=made).count() == 1
