@@ -5,12 +5,14 @@ list's filter by schedule."""
 from django import forms
 from django.core.exceptions import ValidationError
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
+from integrations import safejson
 from integrations.forms import JSONTextField
 from integrations.models import Action
 
@@ -95,6 +97,13 @@ class ScheduleAdmin(admin.ModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         return self.fieldsets if obj is not None else self.fieldsets[:-1]  # nothing done yet
+
+    def get_changelist_instance(self, request):
+        # A search or filter holding NUL or a lone surrogate matches nothing stored, and PostgreSQL refuses even
+        # the question: the admin's answer to a bad filter (back to the list with ?e=1), as on the runs list.
+        if any(safejson.unstorable(value) for values in request.GET.lists() for value in values[1]):
+            raise IncorrectLookupParameters("A search or filter holds a character that cannot be stored.")
+        return super().get_changelist_instance(request)
 
     def changelist_view(self, request, extra_context=None):
         # As the runs list: the app navigation's width goes to the columns (the breadcrumbs lead back).

@@ -105,3 +105,12 @@ def test_a_bad_schedule_filter_on_the_runs_list_shows_nothing(client, viewer_use
     listed = client.get("/admin/runs/run/?schedule=nope")
 
     assert listed.status_code == 200 and list(listed.context["cl"].result_list) == []
+
+
+@pytest.mark.parametrize("raw", ["a%00b", "a%ED%A0%80b", "1e999", "99999999999999999999999"])
+@pytest.mark.parametrize("param", ["q", "enabled__exact", "kind__exact", "action__id__exact"])
+def test_a_search_or_filter_holding_what_cannot_be_stored_is_no_server_error(client, viewer_user, action, param, raw):
+    schedule(action, variables={"env": "prod"})
+    client.force_login(viewer_user)
+
+    assert client.get(f"/admin/runs/schedule/?{param}={raw}").status_code in (200, 302)
