@@ -307,6 +307,9 @@ INTEGRATIONS_DISPATCH_TICK = envfloat("INTEGRATIONS_DISPATCH_TICK", 0.05)
 INTEGRATIONS_DISPATCH_IDLE = envfloat("INTEGRATIONS_DISPATCH_IDLE", 5.0)
 INTEGRATIONS_DISPATCH_LIMIT = envint("INTEGRATIONS_DISPATCH_LIMIT", 1000)
 INTEGRATIONS_BATCH_SIZE = envint("INTEGRATIONS_BATCH_SIZE", 50)
+# Schedules (runs/schedules.py): a tick more late than this (no cluster ran) is missed, and the schedule's
+# missed-ticks policy says what happens (skip, or one run for them).
+INTEGRATIONS_SCHEDULE_GRACE = envfloat("INTEGRATIONS_SCHEDULE_GRACE", 60)
 # Requests one worker process has out at once (a thread each, mostly waiting on the network). A slow
 # or hanging service keeps its requests out for as long as its timeouts allow, so this is what lets
 # fast runs go on meanwhile; when it is full the worker takes no new batch until one comes back.

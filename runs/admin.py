@@ -33,6 +33,7 @@ from . import bulk, callback_urls, causes, chains, clock, debug_view, services, 
 from .downloads import file_response
 from .forms import VariablesForm
 from .models import WORKING, Exchange, ExchangeKind, Run, RunFile, Status, Tally
+from .schedule_admin import ScheduleListFilter
 
 LOG_PAGE_SIZE = 50
 # The runs list shows this much of a run's reason; the whole of it on hover.
@@ -148,7 +149,7 @@ class RunAdmin(admin.ModelAdmin):
                     "duration", "created", "refire_links"]
     list_display_links = ["run_number"]
     list_filter = ["status", CauseListFilter, "integration", ("action", ActionListFilter),
-                   ("created_at", admin.DateFieldListFilter), FinishedWithinFilter, "rehearsal"]
+                   ("created_at", admin.DateFieldListFilter), FinishedWithinFilter, "rehearsal", ScheduleListFilter]
     list_select_related = ["action", "integration"]
     search_fields = ["variables"]
     search_help_text = "A run's number, or a value among its variables."

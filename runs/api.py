@@ -46,7 +46,7 @@ from integrations_site.idempotency import idempotent
 
 from . import callback_urls, chains, services, waiting
 from .downloads import file_response
-from .models import Exchange, Run, RunFile, Status
+from .models import Exchange, Run, RunFile, Schedule, Status
 
 # --- errors ---------------------------------------------------------------------------------------
 
@@ -124,6 +124,8 @@ RUN_EXAMPLE = {
     "can_refire": False,
     "can_start": False,
     "can_confirm": False,
+    "schedule": None,
+    "tick_at": None,
 }
 RUN_DETAIL_EXAMPLE = {
     **RUN_EXAMPLE,
@@ -173,9 +175,10 @@ class RunSerializer(serializers.ModelSerializer):
             "id", "url", "status", "reason", "action", "action_url", "integration", "rehearsal", "variables",
             "fields", "attempt", "polls", "created_at", "started_at", "finished_at", "next_poll_at", "deadline_at",
             "callback_url", "exchanges_url", "files_url", "refired_from", "refires", "previous_run", "created_by",
-            "can_cancel", "can_refire", "can_start", "can_confirm",
+            "can_cancel", "can_refire", "can_start", "can_confirm", "schedule", "tick_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {"schedule": {"help_text": "The schedule that started it (null: none)."}}
 
     def get_action_url(self, run) -> str:
         # The definitions API serves actions at /api/actions/{id}/ (SPEC, "Interfaces").
@@ -395,10 +398,12 @@ class RunFilter(StrictFilterSet):
                                       help_text="Created at or after (ISO 8601).")
     created_before = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt",
                                        help_text="Created before (ISO 8601).")
+    schedule = django_filters.ModelChoiceFilter(queryset=Schedule.objects.all(),
+                                                help_text="Schedule id: the runs it started.")
 
     class Meta:
         model = Run
-        fields = ["status", "action", "integration", "created_after", "created_before"]
+        fields = ["status", "action", "integration", "created_after", "created_before", "schedule"]
 
 
 # --- starting a run -------------------------------------------------------------------------------
@@ -733,3 +738,6 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
 def register(router):
     router.register(r"actions/(?P<action_id>[^/.]+)/runs", ActionRunsViewSet, basename="action-runs")
     router.register(r"runs", RunViewSet, basename="run")
+    from . import schedule_api  # it reads this module's pagination and variable faults
+
+    schedule_api.register(router)

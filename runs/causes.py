@@ -29,6 +29,7 @@ LABELS = {
     "interrupted": "Interrupted: not sent again",
     "rejected": "Success rejected by a person",
     "chain": "Chain could not go on",
+    "schedule": "Schedule could not start it",
     "internal": "Internal error",
     "other": "Other",
 }

@@ -17,8 +17,8 @@ from django.db.models import Min
 from django_q.brokers import get_broker
 from django_q.tasks import async_task
 
-from . import clock, heartbeats, metrics, wakeup
-from .models import Run
+from . import clock, heartbeats, metrics, schedules, wakeup
+from .models import Run, Schedule
 from .outages import Outage
 
 log = logging.getLogger(__name__)
@@ -103,8 +103,16 @@ def dispatch_forever(stop):
     tick = settings.INTEGRATIONS_DISPATCH_TICK
     outage = Outage(log, "Dispatching")
     waiter = wakeup.Waiter()
+    schedules_outage = Outage(log, "Starting scheduled runs")
     broker = None
     while not stop.is_set():
+        try:
+            # Before the runs: a run a tick starts is due at once, and claimed below in this same turn.
+            schedules.tick_due()
+            schedules_outage.ok()
+        except Exception as exc:  # the database is down (or a schedule is broken): due runs still go out
+            schedules_outage.failed(exc)
+            close_old_connections()
         try:
             if broker is None:
                 broker = get_broker()
@@ -125,10 +133,12 @@ def dispatch_forever(stop):
 
 
 def next_due_in(now=None):
-    """Seconds until the next run is due by its next_poll_at (negative: due already, e.g. leased to someone
-    else), or None when no run is due at all."""
-    due = Run.objects.filter(next_poll_at__isnull=False).aggregate(first=Min("next_poll_at"))["first"]
-    return None if due is None else (due - (now or clock.now())).total_seconds()
+    """Seconds until the next run is due by its next_poll_at or the next schedule ticks (negative: due
+    already, e.g. leased to someone else), or None when nothing is due at all."""
+    due = [Run.objects.filter(next_poll_at__isnull=False).aggregate(first=Min("next_poll_at"))["first"],
+           Schedule.objects.filter(enabled=True).aggregate(first=Min("next_tick_at"))["first"]]
+    due = [moment for moment in due if moment is not None]
+    return None if not due else (min(due) - (now or clock.now())).total_seconds()
 
 
 def beat_forever(stop):

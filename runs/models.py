@@ -131,6 +131,12 @@ class Run(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # Why a failed or timed-out run ended, reduced to its kind ("status:401", "timeout": runs.causes).
     cause = models.CharField(max_length=200, blank=True, default="", editable=False)
+    # A run a schedule started, and the tick it started it for: one run per tick (unique_run_per_tick),
+    # however many dispatchers claimed it. Indexed by that constraint, which leads with the schedule.
+    schedule = models.ForeignKey("Schedule", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs",
+                                 db_index=False, editable=False)
+    tick_at = models.DateTimeField(null=True, blank=True, editable=False,
+                                   help_text="The tick of its schedule it was started for.")
 
     objects = RunQuerySet.as_manager()
 
@@ -157,6 +163,9 @@ class Run(models.Model):
             # A run's chain goes on into one next run; refires of that next run share its previous_run.
             models.UniqueConstraint(fields=["previous_run"], name="unique_next_run_per_run",
                                     condition=models.Q(previous_run__isnull=False, refired_from__isnull=True)),
+            # A schedule starts one run per tick, even if two dispatchers claimed it (runs.schedules).
+            models.UniqueConstraint(fields=["schedule", "tick_at"], name="unique_run_per_tick",
+                                    condition=models.Q(schedule__isnull=False)),
         ]
 
     def __str__(self):
@@ -414,3 +423,91 @@ class IdempotencyKey(models.Model):
 def _callback_url(public_url, token):
     # Every poll's context offers it; reversing a URL costs more than the rest of the context.
     return public_url.rstrip("/") + reverse("callback", args=[token])
+
+
+class ScheduleKind(models.TextChoices):
+    CRON = "cron", "Cron expression"
+    INTERVAL = "interval", "Every N seconds"
+
+
+class MissedTicks(models.TextChoices):
+    SKIP = "skip", "Skip them"
+    RUN_ONCE = "run_once", "Run once for them"
+
+
+class Schedule(models.Model):
+    """An action started on a schedule: a cron expression in a time zone, or every N seconds (runs.schedules).
+
+    next_tick_at is on the database's clock (runs.clock); a dispatcher claims a
+    tick by moving it on with a compare-and-set, in the transaction that
+    creates the tick's run.
+    """
+
+    name = models.CharField(max_length=200)
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="schedules")
+    kind = models.CharField(max_length=10, choices=ScheduleKind.choices, default=ScheduleKind.CRON)
+    cron = models.CharField(
+        max_length=200, blank=True,
+        help_text="Five fields: minute hour day-of-month month day-of-week (\"*/15 9-17 * * mon-fri\"), "
+                  "read in the time zone below. For a cron schedule.")
+    every_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Seconds between two starts (1 or more). For an interval schedule.")
+    timezone = models.CharField(
+        max_length=64, default="UTC",
+        help_text="An IANA time zone (\"Europe/Paris\") the cron expression is read in; daylight saving time "
+                  "is followed.")
+    variables = models.JSONField(default=dict, blank=True, help_text="The variables of every run it starts.")
+    enabled = models.BooleanField(default=True)
+    missed = models.CharField(
+        max_length=10, choices=MissedTicks.choices, default=MissedTicks.SKIP,
+        help_text="Ticks that passed while no cluster ran (more than INTEGRATIONS_SCHEDULE_GRACE seconds late): "
+                  "skipped, or one run for all of them.")
+    next_tick_at = models.DateTimeField(null=True, blank=True, editable=False,
+                                        help_text="When it starts a run next (none while disabled).")
+    last_tick_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                 editable=False)
+    last_result = models.TextField(blank=True, editable=False, help_text="What its last tick did, in words.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", editable=False)
+    created_at = models.DateTimeField(default=clock.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # What decides when it ticks: a change to any of them starts its ticks afresh from now.
+    TIMING = ("kind", "cron", "every_seconds", "timezone", "enabled")
+    # What the dispatcher writes: a save from a form that was read before a tick leaves them as they are.
+    TICK_STATE = ("next_tick_at", "last_tick_at", "last_run", "last_result")
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [
+            # The dispatcher's query, a few times a second: enabled schedules by next tick.
+            models.Index(fields=["next_tick_at"], name="schedule_due_idx", condition=models.Q(enabled=True)),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        from .schedules import check
+
+        check(self)
+
+    def save(self, *args, **kwargs):
+        from .schedules import following
+
+        if self.pk is not None and not kwargs.get("update_fields"):
+            stored = Schedule.objects.filter(pk=self.pk).values(*self.TIMING).first()
+            if stored is not None and all(stored[name] == getattr(self, name) for name in self.TIMING):
+                fields = [f.attname for f in self._meta.concrete_fields
+                          if not f.primary_key and f.name not in self.TICK_STATE]
+                return super().save(*args, update_fields=fields, **kwargs)
+        if not kwargs.get("update_fields"):
+            self.next_tick_at = following(self, clock.now()) if self.enabled else None
+        super().save(*args, **kwargs)
+        if self.next_tick_at is not None:
+            # Its next tick may come before anything the sleeping dispatcher waits for: wake it (at the
+            # commit, or now in autocommit, after the row is there).
+            from . import wakeup
+
+            wakeup.notify(kwargs.get("using"))

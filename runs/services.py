@@ -50,13 +50,14 @@ class NotWaiting(RunRefused):
 
 
 def start_run(action, variables=None, *, rehearsal=False, user=None, refired_from=None, previous_run=None,
-              wait_for_start=False):
+              wait_for_start=False, schedule=None, tick=None):
     """Create a run of ``action``; its first request is sent by a worker as soon as it is due.
 
     A run of a chain (``previous_run``) carries the previous run's variables
     and stored fields; ``variables`` override them, and only those the action
     declares are checked. ``wait_for_start``: the run waits for a person or
-    the API to start it. Raises ValidationError when the variables do not fit,
+    the API to start it. ``schedule`` and ``tick``: the schedule that starts it, for that tick
+    (runs.schedules). Raises ValidationError when the variables do not fit,
     RunRefused when the action cannot run. Nothing is sent before both checks pass.
     """
     run = _new_run(action, variables, rehearsal=rehearsal, user=user, refired_from=refired_from,
@@ -85,11 +86,15 @@ def _new_run(action, variables=None, *, rehearsal=False, user=None, refired_from
         refired_from=refired_from,
         previous_run=previous_run,
         fields=dict(previous_run.fields) if previous_run else {},
+        schedule=schedule,
+        tick_at=tick,
     )
     if wait_for_start:
         run.status, run.reason = Status.WAITING_START, "Waiting for a person or the API to start it."
     else:
         run.next_poll_at, run.reason = _start_at(action)
+        if schedule is not None and not run.reason:
+            run.reason = f"Started by the schedule {schedule.name} for its tick at {tick:%Y-%m-%d %H:%M:%S %Z}."
     definition = definition_for(action)
     try:
         auth_values(definition.integration, context_for(definition, run, 1))

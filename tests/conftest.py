@@ -37,6 +37,9 @@ def groups(db):
     from tests.webhook_helpers import grant_group_permissions
 
     grant_group_permissions()  # webhooks' 0002 migration, whose grants a flush took too
+    from tests import schedule_helpers
+
+    schedule_helpers.grant_group_permissions()  # and runs' 0013 (schedules)
 
 
 @pytest.fixture
