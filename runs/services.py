@@ -61,7 +61,7 @@ def start_run(action, variables=None, *, rehearsal=False, user=None, refired_fro
     RunRefused when the action cannot run. Nothing is sent before both checks pass.
     """
     run = _new_run(action, variables, rehearsal=rehearsal, user=user, refired_from=refired_from,
-                   previous_run=previous_run, wait_for_start=wait_for_start)
+                   previous_run=previous_run, wait_for_start=wait_for_start, schedule=schedule, tick=tick)
     run.save()
     if run.next_poll_at is not None:
         wakeup.notify()
@@ -69,7 +69,7 @@ def start_run(action, variables=None, *, rehearsal=False, user=None, refired_fro
 
 
 def _new_run(action, variables=None, *, rehearsal=False, user=None, refired_from=None, previous_run=None,
-             wait_for_start=False):
+             wait_for_start=False, schedule=None, tick=None):
     """start_run's run, checked and not saved yet."""
     if action.integration.archived:
         raise RunRefused(f"The integration {action.integration} is archived: its actions cannot run.")
