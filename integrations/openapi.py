@@ -89,7 +89,9 @@ class AutoSchema(ErrorsAutoSchema):
         if idempotency.is_idempotent(self.view):
             parameters = [*parameters, idempotency.PARAMETER]
         if self.conditional() is not None:
-            parameters = [*parameters, self.conditional()]
+            etag = conditional.ETAG_ON_READ if self.conditional() is conditional.IF_NONE_MATCH \
+                else conditional.ETAG_ON_CHANGE
+            parameters = [*parameters, self.conditional(), etag]
         return parameters
 
     def _get_response_bodies(self, direction="response"):
@@ -97,7 +99,9 @@ class AutoSchema(ErrorsAutoSchema):
         if idempotency.is_idempotent(self.view) and "422" not in responses:
             responses["422"] = self._get_response_for_code(KEY_REUSED, "422", direction=direction)
         if self.conditional() is conditional.IF_NONE_MATCH:
-            responses.setdefault("304", {"description": "Not modified: the ETag given in If-None-Match is current."})
+            responses.setdefault("304", {"description": "Not modified: the ETag given in If-None-Match is current.",
+                                         "headers": {"ETag": {"schema": {"type": "string"}, "required": True,
+                                                              "description": conditional.ETAG_ON_READ.description}}})
         if self.conditional() is conditional.IF_MATCH:
             responses.setdefault("412", self._get_response_for_code(STALE, "412", direction=direction))
         for code, response in responses.items():
