@@ -287,6 +287,8 @@ INTEGRATIONS_IMPORT_MAX_ROWS = envint("INTEGRATIONS_IMPORT_MAX_ROWS", 5000)
 # (the ones between become one "exchanges pruned" row).
 INTEGRATIONS_EXCHANGE_RETENTION_DAYS = envint("INTEGRATIONS_EXCHANGE_RETENTION_DAYS", 30)
 INTEGRATIONS_EXCHANGES_KEPT_PER_RUN = envint("INTEGRATIONS_EXCHANGES_KEPT_PER_RUN", 100)
+# Webhook deliveries delivered longer ago than this are removed too (failed and given-up ones stay).
+INTEGRATIONS_WEBHOOK_DELIVERY_RETENTION_DAYS = envint("INTEGRATIONS_WEBHOOK_DELIVERY_RETENTION_DAYS", 30)
 # Seconds the cluster waits after a retention pass that left nothing to remove: between passes a log
 # may grow past the limit above by what its run logs in this time.
 INTEGRATIONS_RETENTION_INTERVAL = envfloat("INTEGRATIONS_RETENTION_INTERVAL", 60)
