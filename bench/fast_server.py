@@ -3,8 +3,10 @@
 GET /poll/<run>?attempt=N answers {"status": "pending"} at once, or
 {"status": "done"} once the file named by --done-flag exists; /slow/<run>
 answers the same after --slow-seconds; /hang/<run> never answers (the client
-gives up at its read timeout); POST /hook/... (webhook deliveries) answers
-{} at once and is only counted. Each poll is logged as "run attempt
+gives up at its read timeout); /end/<run> answers at once, "done" from attempt
+--end-at on (so those runs end by themselves, in the measurement window); POST
+/hook/... (webhook deliveries) answers {} at once and is only counted. Each
+request is logged as "run attempt
 epoch-seconds answer kind" to --log, written out on SIGTERM.
 
 It shares the machine's cores with the cluster it serves, so it is a bare
@@ -61,8 +63,12 @@ class Service(asyncio.Protocol):
                 self.state["hooks"] += 1
                 self.transport.write(HOOK_TAKEN)
                 continue
-            payload, word = ANSWERS[self.state["done"]]
-            if kind == "poll":
+            done = self.state["done"]
+            if kind == "end":
+                attempt = query.partition("=")[2]
+                done = done or (attempt.isdigit() and int(attempt) >= self.state["end_at"])
+            payload, word = ANSWERS[done]
+            if kind in ("poll", "end"):
                 self.transport.write(payload)
             elif kind == "slow":
                 asyncio.get_running_loop().call_later(self.state["slow_seconds"], self._answer_late, payload)
@@ -77,7 +83,7 @@ class Service(asyncio.Protocol):
 
 
 async def serve(args):
-    state = {"done": False, "lines": [], "slow_seconds": args.slow_seconds, "hooks": 0}
+    state = {"done": False, "lines": [], "slow_seconds": args.slow_seconds, "hooks": 0, "end_at": args.end_at}
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: Service(state), "127.0.0.1", args.port, backlog=1024)
     stopped = asyncio.Event()
@@ -107,6 +113,7 @@ def main():
     parser.add_argument("--port-file", required=True)
     parser.add_argument("--slow-seconds", type=float, default=2.0)
     parser.add_argument("--hooks-file", default="", help="where to write how many webhook POSTs came (/hook/)")
+    parser.add_argument("--end-at", type=int, default=3, help="the attempt from which /end/<run> answers done")
     asyncio.run(serve(parser.parse_args()))
 
 

@@ -19,10 +19,22 @@ never answers (their read timeout, 5 s, ends each poll; a timeout is "keep
 polling" for them). A run is due one interval after its previous answer, so
 a slow run's due time includes its own latency; figures are given for the
 fast runs and for the slow and hanging ones apart.
+
+--ending PERCENT: that share of the runs is answered "done" at its 3rd poll, so
+those runs end by themselves inside the window (others end only after it, when
+the stop condition is met for the end-time figure). 0 by default; 1 with
+--webhooks, so that there are run-end events to deliver.
+
+--webhooks: a local receiver (a threaded HTTP server answering 204) is
+subscribed to every event; the cluster delivers the run-end events of the
+ending runs while it polls. Printed beside the usual figures: the runs that
+ended in the window and the deliveries the receiver got in it.
 """
 
 import argparse
 import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import shutil
 import signal
 import subprocess
@@ -96,7 +108,31 @@ def fresh_database(url, directory):
 
 
 HANG_TIMEOUT = 5.0
-LATENCY = {"poll": 0.0, "slow": 2.0, "hang": HANG_TIMEOUT}
+LATENCY = {"poll": 0.0, "slow": 2.0, "hang": HANG_TIMEOUT, "end": 0.0}
+END_AT = 3  # the attempt from which /end/<run> answers "done" (bench/fast_server.py --end-at)
+
+
+class Receiver(BaseHTTPRequestHandler):
+    """A webhook receiver: reads the delivery, answers 204, notes when it came."""
+
+    protocol_version = "HTTP/1.1"
+    received = []
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(204)
+        self.end_headers()
+        Receiver.received.append(time.time())
+
+    def log_message(self, *args):
+        pass
+
+
+def start_receiver():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 SETUP = """
 import django, os, sys
@@ -108,9 +144,12 @@ from django.utils import timezone
 from integrations.models import Action, Integration, StopCondition
 from runs.models import Run, Status
 n, interval, port, mixed = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), sys.argv[6] == "mixed"
+ending, hook_port = float(sys.argv[7]), int(sys.argv[8])
+every_ending = round(100 / ending) if ending else 0
 integration = Integration.objects.create(name="Bench", slug="bench", base_url=f"http://127.0.0.1:{port}")
 actions = {}
-for kind, read_timeout, on_error in (("poll", 10, "retry"), ("slow", 10, "retry"), ("hang", %(hang)s, "keep_polling")):
+for kind, read_timeout, on_error in (("poll", 10, "retry"), ("slow", 10, "retry"), ("hang", %(hang)s, "keep_polling"),
+                                     ("end", 10, "retry")):
     actions[kind] = Action.objects.create(integration=integration, name=kind, slug=kind, method="GET",
         url=f"/{kind}/{{{{ run.id }}}}", polling_mode="poll", poll_interval=interval,
         poll_params={"attempt": "{{ run.attempt }}"}, read_timeout=read_timeout, connect_timeout=5,
@@ -122,9 +161,11 @@ def kind(i):
         return "hang"
     if mixed and i %% 10 == 1:
         return "slow"
+    if every_ending and i %% every_ending == every_ending // 2:
+        return "end"
     return "poll"
 
-if sys.argv[7] == "burst":
+if sys.argv[9] == "burst":
     # What a finish causes, so that the burst pays for it: the chain's next run (it waits for a start, so
     # it adds no polls) and a webhook for every run.succeeded, to the bench's own service.
     from webhooks.models import Subscription
@@ -132,6 +173,11 @@ if sys.argv[7] == "burst":
                                    url="/follow", auto_start=False)
     Action.objects.filter(pk=actions["poll"].pk).update(next_action=follow)
     Subscription.objects.create(name="bench", url=f"http://127.0.0.1:{port}/hook/", events=["run.succeeded"])
+if hook_port:
+    from runs.events import Event
+    from webhooks.models import Subscription
+    Subscription.objects.create(name="Bench receiver", url=f"http://127.0.0.1:{hook_port}/hook",
+                                events=sorted(Event.values))
 
 start = timezone.now() + timedelta(seconds=float(sys.argv[4]))
 runs = [Run(action=actions[kind(i)], integration=integration, status=Status.POLLING, started_at=timezone.now(),
@@ -185,16 +231,20 @@ def bench(n, args, database_url, redis_url):
     hooks_file = f"{directory}/hooks"
     server = subprocess.Popen([sys.executable, str(ROOT / "bench/fast_server.py"), "--log", server_log,
                                "--done-flag", done_flag, "--port-file", port_file, "--hooks-file", hooks_file,
-                               "--slow-seconds", str(LATENCY["slow"])], start_new_session=True)
+                               "--slow-seconds", str(LATENCY["slow"]), "--end-at", str(END_AT)],
+                              start_new_session=True)
     while not os.path.exists(port_file) or not Path(port_file).read_text():
         time.sleep(0.05)
     port = int(Path(port_file).read_text())
 
     warmup = 8.0
+    receiver = start_receiver() if args.webhooks else None
+    Receiver.received = []
     due_file = f"{directory}/due"
     subprocess.run(
         [sys.executable, "-c", SETUP, str(n), str(args.interval), str(port), str(warmup), due_file,
-         "mixed" if args.mixed else "steady", "burst" if args.burst else "plain"],
+         "mixed" if args.mixed else "steady", str(args.ending), str(receiver.server_port if receiver else 0),
+         "burst" if args.burst else "plain"],
         cwd=ROOT, env=env, check=True)
     first_due, kinds = {}, {}
     for line in Path(due_file).read_text().splitlines():
@@ -214,6 +264,7 @@ def bench(n, args, database_url, redis_url):
     time.sleep(max(0, window_end - time.time()))
     cpu1 = [group_cpu_seconds(c.pid) for c in clusters]
     rows1, sends1 = rows_written(directory), sends_by_cluster(directory)
+    delivered = sum(1 for at in Receiver.received if window_start <= at < window_end)
 
     # A met stop condition: the watcher makes the service answer "done" and
     # notes when each watched (fast) run is seen finished. --burst: every fast
@@ -238,6 +289,8 @@ def bench(n, args, database_url, redis_url):
     server.wait(timeout=30)
     caused = Path(finished_file + ".caused").read_text().split() if args.burst else ["-", "-"]
     hooks = Path(hooks_file).read_text() if os.path.exists(hooks_file) else "0"
+    if receiver:
+        receiver.shutdown()
 
     polls = {}
     done_answer = {}
@@ -247,6 +300,8 @@ def bench(n, args, database_url, redis_url):
         polls.setdefault(run_id, []).append((int(attempt), float(at)))
         if answer == "done":
             done_answer.setdefault(run_id, float(at))
+    ended = sum(1 for run_id, at in done_answer.items()
+                if kinds[run_id] == "end" and window_start <= at < window_end)
     in_window = {kind: 0 for kind in LATENCY}
     lags = {kind: [] for kind in LATENCY}
     for run_id, items in polls.items():
@@ -284,6 +339,8 @@ def bench(n, args, database_url, redis_url):
         "hooks_delivered": hooks,
         "ends_seen": f"{len(ends)}/{len(watched)}",
         "duplicate_attempts": duplicates,
+        "ended_in_window": ended,
+        "deliveries_in_window": delivered if receiver else None,
         "bare_cpu_ms": bare["cpu_ms"],
         "bare_per_s": bare["per_s"],
         "cpu_ratio": cpu_per_poll * 1000 / bare["cpu_ms"] if bare["cpu_ms"] else float("nan"),
@@ -338,7 +395,7 @@ def idle(args, database_url, redis_url):
     while not os.path.exists(port_file) or not Path(port_file).read_text():
         time.sleep(0.05)
     subprocess.run([sys.executable, "-c", SETUP, "0", str(args.interval), Path(port_file).read_text(), "0",
-                    f"{directory}/due", "steady", "plain"], cwd=ROOT, env=env, check=True)
+                    f"{directory}/due", "steady", "0", "0", "plain"], cwd=ROOT, env=env, check=True)
     cluster = subprocess.Popen([sys.executable, str(ROOT / "bench/workers.py")], cwd=ROOT, env=env,
                                start_new_session=True, stdout=subprocess.DEVNULL)
     time.sleep(10)  # started, forked, connected
@@ -400,7 +457,15 @@ def main():
                         help="instead: the CPU of a cluster with nothing to do over SECONDS, and how soon a run "
                              "started meanwhile is sent")
     parser.add_argument("--idle-starts", type=int, default=10, help="runs started one by one after --idle")
+    parser.add_argument("--ending", type=float, default=None,
+                        help="percent of runs answered done at their 3rd poll, so they end in the window "
+                             "(default 0; 1 with --webhooks)")
+    parser.add_argument("--webhooks", action="store_true",
+                        help="subscribe a local receiver (threaded HTTP server answering 204) to every event; "
+                             "prints the deliveries it got in the window")
     args = parser.parse_args()
+    if args.ending is None:
+        args.ending = 1.0 if args.webhooks else 0.0
     database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
     where = ("PostgreSQL" if database_url else "SQLite") + (" + Redis broker" if redis_url else " + ORM broker")
     if args.idle:
@@ -411,7 +476,9 @@ def main():
               "(start_run called -> first request at the service)", flush=True)
         return
     workload = "mixed (10% slow 2 s, 1% hanging to a 5 s read timeout)" if args.mixed else "steady"
-    print(f"Polling benchmark: {where}, {workload}, {args.clusters} cluster(s), interval {args.interval:g} s, "
+    extras = (f", {args.ending:g}% ending at their 3rd poll" if args.ending else "") + \
+        (", webhooks to a local receiver" if args.webhooks else "")
+    print(f"Polling benchmark: {where}, {workload}{extras}, {args.clusters} cluster(s), interval {args.interval:g} s, "
           f"window {args.seconds:g} s, {os.cpu_count()} cores")
     header = ("runs", "polls/s", "target", "lag p50", "p95", "p99 ms", "CPU ms/poll", "rows/poll",
               "end p50", "max ms", "bare ms/call", "ratio", "dup")
@@ -429,6 +496,10 @@ def main():
                 print(f"        {label:>9}: {k['runs']:>5} runs, {k['polls_per_s']:7.1f} of {k['target_per_s']:7.1f} "
                       f"polls/s, lag p50/p95/p99 {k['lag_p50_ms']:.0f}/{k['lag_p95_ms']:.0f}/{k['lag_p99_ms']:.0f} ms "
                       "(due: previous answer + interval)", flush=True)
+        if args.ending or args.webhooks:
+            hooks = f", {r['deliveries_in_window']} webhook deliveries received" if args.webhooks else ""
+            print(f"        in the window: {r['ended_in_window']} of {r['end']['runs']} ending runs ended{hooks}",
+                  flush=True)
         if args.clusters > 1:
             shares = ", ".join(f"{value:.1f}" for value in r["per_cluster_polls_per_s"])
             print(f"        polls/s by cluster: {shares} (sum {sum(r['per_cluster_polls_per_s']):.1f})", flush=True)

@@ -2,10 +2,11 @@
 
 from django.conf import settings
 from django.db.models import Prefetch, ProtectedError
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from integrations_site.conditional import ConditionalMixin
 from runs.api import InOrder
@@ -42,6 +43,30 @@ def refused(exc):
     return serializers.ValidationError(errors)
 
 
+class SlugConflicts:
+    """A create or change refused only because its slug is taken answers 409, code ``slug_exists``, as an
+    import without replace does: the body is well formed, the refusal is about what exists. With other
+    faults it stays one of the 400's faults."""
+
+    UNIQUE = {"unique", "unique_together"}
+
+    def handle_exception(self, exc):
+        if isinstance(exc, serializers.ValidationError) and isinstance(exc.detail, dict):
+            faults = [message for messages in exc.detail.values() if isinstance(messages, list)
+                      for message in messages]
+            if set(exc.detail) <= {"slug", api_settings.NON_FIELD_ERRORS_KEY} and faults and all(
+                    getattr(message, "code", None) in self.UNIQUE for message in faults):
+                exc = Conflict({"slug": [fault(message, SLUG_EXISTS) for message in faults]})
+        return super().handle_exception(exc)
+
+
+def slug_taken(what):
+    return error_response(
+        f"{what} has this slug: choose another (nothing was saved).",
+        ("Slug exists", SLUG_EXISTS, f"{what.split(' (')[0]} with this slug already exists.", "slug"),
+    )
+
+
 TOO_LARGE = error_response(
     "Larger than one import may be (INTEGRATIONS_IMPORT_MAX_BYTES).",
     ("Too large", "too_large",
@@ -54,6 +79,12 @@ SLUG_TAKEN = error_response(
 )
 
 
+@extend_schema_field({"type": "object", "required": ["execute"], "properties": {
+    "execute": {"type": "array", "minItems": 1, "items": {"type": "object"}}}})
+class ManifestField(JSONValueField):
+    """A manifest: a JSON object with its ``execute`` requests (null, a list or a text is no manifest)."""
+
+
 class ManifestImportSerializer(KnownFieldsOnly, serializers.Serializer):
     """A ChiefOnboarding manifest to import, with the integration's name and its secrets' values."""
 
@@ -63,7 +94,7 @@ class ManifestImportSerializer(KnownFieldsOnly, serializers.Serializer):
         child=serializers.CharField(allow_blank=True, trim_whitespace=False), required=False, default=dict,
         help_text="The values of the manifest's initial_data_form entries, by id (write-only).",
     )
-    manifest = JSONValueField(help_text="The manifest: {\"execute\": [...], \"headers\": {...}, ...}.")
+    manifest = ManifestField(help_text="The manifest: {\"execute\": [...], \"headers\": {...}, ...}.")
 
 
 class ImportOptions(serializers.Serializer):
@@ -74,12 +105,16 @@ class ImportOptions(serializers.Serializer):
 
 @extend_schema_view(
     list=extend_schema(summary="List integrations"),
-    create=extend_schema(summary="Create an integration"),
+    create=extend_schema(summary="Create an integration",
+                         responses={201: IntegrationSerializer, 409: slug_taken("An integration")}),
     retrieve=extend_schema(summary="Read an integration"),
-    update=extend_schema(summary="Replace an integration's fields (write-only values absent are kept)"),
-    partial_update=extend_schema(summary="Change some of an integration's fields"),
+    update=extend_schema(summary="Replace an integration's fields (write-only values absent are kept)",
+                         responses={200: IntegrationSerializer, 409: slug_taken("Another integration")}),
+    partial_update=extend_schema(summary="Change some of an integration's fields",
+                                 responses={200: IntegrationSerializer, 409: slug_taken("Another integration")}),
 )
 class IntegrationViewSet(
+    SlugConflicts,
     ConditionalMixin,
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
@@ -206,10 +241,14 @@ class IntegrationViewSet(
 
 @extend_schema_view(
     list=extend_schema(summary="List actions"),
-    create=extend_schema(summary="Create an action with its rows"),
+    create=extend_schema(summary="Create an action with its rows",
+                         responses={201: ActionSerializer, 409: slug_taken("An action of the integration")}),
     retrieve=extend_schema(summary="Read an action with its rows"),
-    update=extend_schema(summary="Replace an action; rows given replace all of their kind"),
-    partial_update=extend_schema(summary="Change some of an action's fields; rows given replace all of their kind"),
+    update=extend_schema(summary="Replace an action; rows given replace all of their kind",
+                         responses={200: ActionSerializer, 409: slug_taken("Another action of the integration")}),
+    partial_update=extend_schema(summary="Change some of an action's fields; rows given replace all of their kind",
+                                 responses={200: ActionSerializer,
+                                            409: slug_taken("Another action of the integration")}),
     destroy=extend_schema(
         summary="Delete an action that has no runs",
         responses={
@@ -219,7 +258,7 @@ class IntegrationViewSet(
         },
     ),
 )
-class ActionViewSet(ConditionalMixin, viewsets.ModelViewSet):
+class ActionViewSet(SlugConflicts, ConditionalMixin, viewsets.ModelViewSet):
     """Actions, each with its inputs, stop conditions, continue-if conditions and response mappings."""
 
     queryset = Action.objects.select_related("integration").prefetch_related(

@@ -7,6 +7,7 @@ A view names its operations in ``operation_ids``, by its action (``list``,
 
 from drf_spectacular.utils import OpenApiExample
 from drf_standardized_errors.openapi import AutoSchema as ErrorsAutoSchema
+from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
 
 from integrations_site import conditional, idempotency
@@ -76,12 +77,21 @@ class AutoSchema(ErrorsAutoSchema):
             return conditional.IF_MATCH
         return None
 
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        # A choice of several that may not be empty (allow_empty=False: a webhook's events) says so.
+        if isinstance(field, serializers.MultipleChoiceField) and not field.allow_empty:
+            schema.setdefault("minItems", 1)
+        return schema
+
     def get_override_parameters(self):
         parameters = super().get_override_parameters()
         if idempotency.is_idempotent(self.view):
             parameters = [*parameters, idempotency.PARAMETER]
         if self.conditional() is not None:
-            parameters = [*parameters, self.conditional()]
+            etag = conditional.ETAG_ON_READ if self.conditional() is conditional.IF_NONE_MATCH \
+                else conditional.ETAG_ON_CHANGE
+            parameters = [*parameters, self.conditional(), etag]
         return parameters
 
     def _get_response_bodies(self, direction="response"):
@@ -89,7 +99,9 @@ class AutoSchema(ErrorsAutoSchema):
         if idempotency.is_idempotent(self.view) and "422" not in responses:
             responses["422"] = self._get_response_for_code(KEY_REUSED, "422", direction=direction)
         if self.conditional() is conditional.IF_NONE_MATCH:
-            responses.setdefault("304", {"description": "Not modified: the ETag given in If-None-Match is current."})
+            responses.setdefault("304", {"description": "Not modified: the ETag given in If-None-Match is current.",
+                                         "headers": {"ETag": {"schema": {"type": "string"}, "required": True,
+                                                              "description": conditional.ETAG_ON_READ.description}}})
         if self.conditional() is conditional.IF_MATCH:
             responses.setdefault("412", self._get_response_for_code(STALE, "412", direction=direction))
         for code, response in responses.items():
@@ -124,4 +136,17 @@ def refuse_unknown_request_fields(result, generator, request, public):
     for name, component in result.get("components", {}).get("schemas", {}).items():
         if name.endswith("Request") and component.get("type") == "object" and "properties" in component:
             component.setdefault("additionalProperties", False)
+    return result
+
+
+def no_empty_query_values(result, generator, request, public):
+    """drf-spectacular hook: a query parameter given empty (``?slug=``) is a 400 (integrations/filters.py),
+    so a text parameter says ``minLength: 1``; ``cursor`` alone takes "" (the first page)."""
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                schema = parameter.get("schema", {})
+                if parameter.get("in") == "query" and parameter["name"] != "cursor" and schema.get("type") == "string" \
+                        and "enum" not in schema:
+                    schema.setdefault("minLength", 1)
     return result

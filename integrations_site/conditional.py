@@ -26,6 +26,16 @@ IF_MATCH = OpenApiParameter(
                 "(precondition_failed) and nothing is saved. Read it again, then apply your change.",
 )
 
+# The ETag answered: with a read (200, and the 304 that says it is current) and with a change (200).
+ETAG_ON_READ = OpenApiParameter(
+    "ETag", str, OpenApiParameter.HEADER, response=[200, 304], required=True,
+    description="The copy's ETag: send it back in If-None-Match (a 304 if unchanged) or If-Match (PUT, PATCH).",
+)
+ETAG_ON_CHANGE = OpenApiParameter(
+    "ETag", str, OpenApiParameter.HEADER, response=[200], required=True,
+    description="The changed copy's ETag, for the next If-Match.",
+)
+
 
 class PreconditionFailed(exceptions.APIException):
     status_code = status.HTTP_412_PRECONDITION_FAILED

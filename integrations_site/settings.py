@@ -158,7 +158,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["integrations.permissions.ModelPermissions"],
     # JSON only: a form or multipart body is a 415, never a definition with its secrets silently dropped.
     "DEFAULT_PARSER_CLASSES": ["integrations.parsers.JSONParser"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["integrations.filters.FilterBackend"],  # strict: bad or empty values are 400s
     "DEFAULT_SCHEMA_CLASS": "integrations.openapi.AutoSchema",
     # One error shape everywhere (README, "API conventions"; integrations/api_errors.py).
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
@@ -194,7 +194,9 @@ SPECTACULAR_SETTINGS = {
     # drf-standardized-errors' copy of the enum hook (it leaves the error components' enums alone).
     "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
                              # Unknown fields are refused: request components say so (additionalProperties).
-                             "integrations.openapi.refuse_unknown_request_fields"],
+                             "integrations.openapi.refuse_unknown_request_fields",
+                             # An empty query value is a 400: text parameters say minLength 1.
+                             "integrations.openapi.no_empty_query_values"],
     # One name for a choice set that several fields share (an action's request, polling and cancel webhook).
     "ENUM_NAME_OVERRIDES": {
         "MethodEnum": "integrations.models.Method",
@@ -288,6 +290,8 @@ INTEGRATIONS_IMPORT_MAX_ROWS = envint("INTEGRATIONS_IMPORT_MAX_ROWS", 5000)
 # (the ones between become one "exchanges pruned" row).
 INTEGRATIONS_EXCHANGE_RETENTION_DAYS = envint("INTEGRATIONS_EXCHANGE_RETENTION_DAYS", 30)
 INTEGRATIONS_EXCHANGES_KEPT_PER_RUN = envint("INTEGRATIONS_EXCHANGES_KEPT_PER_RUN", 100)
+# Webhook deliveries delivered longer ago than this are removed too (failed and given-up ones stay).
+INTEGRATIONS_WEBHOOK_DELIVERY_RETENTION_DAYS = envint("INTEGRATIONS_WEBHOOK_DELIVERY_RETENTION_DAYS", 30)
 # Seconds the cluster waits after a retention pass that left nothing to remove: between passes a log
 # may grow past the limit above by what its run logs in this time.
 INTEGRATIONS_RETENTION_INTERVAL = envfloat("INTEGRATIONS_RETENTION_INTERVAL", 60)

@@ -36,7 +36,7 @@ from rest_framework.reverse import reverse
 
 from integrations import api_errors, safejson
 from integrations.api_errors import BadQuery, KeyReused
-from integrations.filters import StrictFilterSet
+from integrations.filters import IdFilter, StrictFilterSet
 from integrations.models import Action, Integration
 from integrations.parsers import field_errors
 from integrations.serializers import KnownFieldsOnly
@@ -337,6 +337,30 @@ class Cursor(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 500
 
+    def get_page_size(self, request):
+        """``page_size``: a whole number from 1 (more than ``max_page_size`` gives that many); anything else,
+        an empty value or ``null`` too, is a 400 naming it, as for a filter's value."""
+        if self.page_size_query_param not in request.query_params:
+            return self.page_size
+        given = request.query_params[self.page_size_query_param]
+        try:
+            size = int(given)
+        except ValueError:
+            size = 0
+        if size < 1 or given.strip() != given:
+            raise BadQuery(self.page_size_query_param, f"Give a whole number from 1 (at most {self.max_page_size} "
+                                                        "are given).", code="invalid")
+        return min(size, self.max_page_size)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {**parameter["schema"], "minimum": 1}
+                parameter["description"] = f"How many per page, from 1; more than {self.max_page_size} gives " \
+                                           f"{self.max_page_size}; {self.page_size} when left out."
+        return parameters
+
     def paginate_queryset(self, queryset, request, view=None):
         self.position_field = queryset.model._meta.get_field(self.ordering.lstrip("-"))
         return super().paginate_queryset(queryset, request, view)
@@ -392,8 +416,8 @@ class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 class RunFilter(StrictFilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Status.choices, help_text="One or more statuses.")
-    action = django_filters.ModelChoiceFilter(queryset=Action.objects.all(), help_text="Action id.")
-    integration = django_filters.ModelChoiceFilter(queryset=Integration.objects.all(), help_text="Integration id.")
+    action = IdFilter(help_text="Action id.")
+    integration = IdFilter(help_text="Integration id.")
     created_after = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte",
                                       help_text="Created at or after (ISO 8601).")
     created_before = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt",
@@ -485,15 +509,11 @@ class WaitSerializer(serializers.Serializer):
     def validate_wait(self, seconds):
         return min(seconds, settings.INTEGRATIONS_API_MAX_WAIT)
 
-    def validate(self, data):
-        if "status" in data and "wait" not in data:
-            raise serializers.ValidationError({"status": ["Only with wait: the status to wait until the run leaves."]})
-        return data
 
 
 WAIT_PARAMETERS = [
     OpenApiParameter(
-        "wait", float, required=False,
+        "wait", {"type": "number", "minimum": 0}, required=False,
         description="Seconds to wait for the run's status to change before answering (at most "
                     "INTEGRATIONS_API_MAX_WAIT, 60 by default; more waits that long). The answer says why it "
                     "came in its `Wait-Outcome` header.",
@@ -501,7 +521,8 @@ WAIT_PARAMETERS = [
     OpenApiParameter(
         "status", str, enum=Status.values, required=False,
         description="With `wait`: the status you last saw; the answer comes once the run's status is another "
-                    "(at once if it is already). Without it, the status the run has when the request comes in.",
+                    "(at once if it is already). Without it, the status the run has when the request comes in. Without "
+                    "`wait` nothing is waited for: the answer comes at once, whatever the status.",
     ),
     OpenApiParameter(
         "Wait-Outcome", str, OpenApiParameter.HEADER, response=[200],

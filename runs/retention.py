@@ -9,6 +9,8 @@ Two rules, applied by ``retain_forever`` (a thread of ``manage.py runworkers``) 
    become one row of kind "pruned", in their place, saying how many they were and which attempts and
    times they spanned, so that one endless run cannot fill the disk. The run's last exchange (the one a
    repeated answer adds to, ``Run.last_exchange``) is never removed.
+3. Webhook deliveries delivered longer ago than INTEGRATIONS_WEBHOOK_DELIVERY_RETENTION_DAYS are removed
+   (failed, given up and pending ones stay: they are what someone has to look at).
 
 A step reads which rows to remove from indexes, removes at most BATCH rows for each rule by id ranges
 in SQL, and never loads a row: its memory does not grow with the log. Each run's rows go in a
@@ -51,6 +53,7 @@ class Done:
     old: int = 0  # exchanges of runs finished before the retention
     middle: int = 0  # exchanges from the middle of long logs
     files: int = 0
+    deliveries: int = 0  # webhook deliveries delivered before their retention
     more: bool = False
 
 
@@ -147,8 +150,10 @@ class Retention:
         done = Done()
         old_more = self._old_logs(cutoff, done)
         long_more = self._long_logs(cutoff, now, done)
-        vacuum_more = _give_back_space() if done.old or done.middle else False
-        done.more = old_more or long_more or vacuum_more
+        done.deliveries = remove_delivered_webhooks(
+            now - timedelta(days=settings.INTEGRATIONS_WEBHOOK_DELIVERY_RETENTION_DAYS), limit=BATCH)
+        vacuum_more = _give_back_space() if done.old or done.middle or done.deliveries else False
+        done.more = old_more or long_more or vacuum_more or done.deliveries == BATCH
         return done
 
     def finish(self):
@@ -156,7 +161,8 @@ class Retention:
         total = Done(more=True)
         while total.more:
             done = self.step()
-            total = Done(total.old + done.old, total.middle + done.middle, total.files + done.files, done.more)
+            total = Done(total.old + done.old, total.middle + done.middle, total.files + done.files,
+                         total.deliveries + done.deliveries, done.more)
         return total
 
     def _old_logs(self, cutoff, done):
@@ -198,6 +204,18 @@ class Retention:
         return done.middle < BATCH
 
 
+def remove_delivered_webhooks(cutoff, *, limit):
+    """Remove up to ``limit`` webhook deliveries delivered before ``cutoff`` (read from the partial index
+    delivery_delivered_idx); returns how many."""
+    from webhooks.models import Delivery, DeliveryStatus  # webhooks depends on runs, not the other way
+
+    ids = list(Delivery.objects.filter(status=DeliveryStatus.DELIVERED, delivered_at__lt=cutoff)
+               .order_by("delivered_at").values_list("pk", flat=True)[:limit])
+    if not ids:
+        return 0
+    return Delivery.objects.filter(pk__in=ids).delete()[0]
+
+
 def _finished_runs(runs, *, after):
     """The next RUNS_PER_STEP of ``runs`` as (id, finished_at), in the order of the finish-time index."""
     if after:
@@ -233,6 +251,8 @@ def retain_forever(stop):
             fault = None
         if done.old or done.middle:
             log.info("Retention removed %d exchanges of old runs and %d from long logs.", done.old, done.middle)
+        if done.deliveries:
+            log.info("Retention removed %d delivered webhook deliveries.", done.deliveries)
         stop.wait(BUSY_PAUSE if done.more else settings.INTEGRATIONS_RETENTION_INTERVAL)
 
 

@@ -117,3 +117,20 @@ def test_a_runs_files_are_a_page(admin_api, q_sync, server):
     listed = admin_api.get(f"/api/runs/{run.pk}/files/").json()
 
     assert listed == {"results": [], "next": None, "previous": None}
+
+
+def test_the_schema_declares_the_etag_where_it_is_answered(admin_api, db):
+    """A generated client reads the ETag from the schema: every read of one definition or run declares it on
+    200 and 304, every PUT and PATCH on 200; the lists, which carry none, do not."""
+    paths = admin_api.get("/api/schema/?format=json").json()["paths"]
+
+    def headers(path, method, code):
+        return set(paths[path][method]["responses"][code].get("headers", {}))
+
+    for path in ("/api/integrations/{id}/", "/api/actions/{id}/", "/api/webhooks/{id}/", "/api/runs/{id}/"):
+        assert "ETag" in headers(path, "get", "200") and "ETag" in headers(path, "get", "304"), path
+        assert paths[path]["get"]["responses"]["200"]["headers"]["ETag"]["required"] is True
+    for path in ("/api/integrations/{id}/", "/api/actions/{id}/", "/api/webhooks/{id}/"):
+        assert "ETag" in headers(path, "put", "200") and "ETag" in headers(path, "patch", "200"), path
+    for path in ("/api/integrations/", "/api/runs/"):
+        assert "ETag" not in headers(path, "get", "200")

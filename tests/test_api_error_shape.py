@@ -104,31 +104,53 @@ def test_a_body_that_is_not_json(api, run):
     assert response.json()["type"] == "client_error"
 
 
-@pytest.mark.parametrize("query, attr", [
-    ("archived=maybe", "archived"), ("archived=", None),
+@pytest.mark.parametrize("query, attr, code", [
+    ("archived=maybe", "archived", "invalid"), ("archived=", "archived", "blank"),
 ])
-def test_a_boolean_filter_takes_true_or_false_only(api, db, query, attr):
+def test_a_boolean_filter_takes_true_or_false_only(api, db, query, attr, code):
     Integration.objects.create(name="Live", slug="live")
     Integration.objects.create(name="Old", slug="old", archived=True)
 
     response = api.get(f"/api/integrations/?{query}")
 
-    if attr is None:
-        assert response.status_code == 200
-    else:
-        assert response.status_code == 400
-        assert codes(response) == {attr: ["invalid"]}
+    assert response.status_code == 400
+    assert codes(response) == {attr: [code]}
     assert [item["slug"] for item in api.get("/api/integrations/?archived=false").json()["results"]] == ["live"]
     assert [item["slug"] for item in api.get("/api/integrations/?archived=true").json()["results"]] == ["old"]
 
 
 @pytest.mark.parametrize("query, attr", [("status=sleeping", "status"), ("action=x", "action"),
+                                         ("status=", "status"), ("action=", "action"), ("page_size=null", "page_size"),
+                                         ("page_size=0", "page_size"), ("created_after=", "created_after"),
                                          ("cursor=" + b64encode(b"o=x").decode(), "cursor")])
 def test_a_bad_query_parameter_of_runs_is_a_400_naming_it(api, db, query, attr):
     response = api.get(f"/api/runs/?{query}")
 
     assert response.status_code == 400
     assert list(codes(response)) == [attr]
+
+
+@pytest.mark.parametrize("url", ["/api/webhooks/?enabled=", "/api/webhook-deliveries/?subscription=",
+                                 "/api/actions/?slug=", "/api/runs/1/exchanges/?page_size=x"])
+def test_an_empty_or_unreadable_query_value_elsewhere_is_a_400_too(api, run, url):
+    response = api.get(url.replace("/1/", f"/{run.pk}/"))
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["attr"] == url.split("?")[1].split("=")[0]
+
+
+def test_an_id_that_names_nothing_filters_to_nothing(api, run):
+    assert api.get(f"/api/runs/?action={run.action_id}").json()["results"] != []
+    assert api.get("/api/runs/?action=999999").json()["results"] == []
+    assert api.get(f"/api/runs/?integration={2**70}").json()["results"] == []
+    assert api.get("/api/actions/?integration=999999").json()["results"] == []
+
+
+def test_page_size_past_the_most_gives_the_most(api, run):
+    response = api.get("/api/runs/?page_size=100000")
+
+    assert response.status_code == 200
+    assert [item["id"] for item in response.json()["results"]] == [run.pk]
 
 
 def test_importing_over_an_existing_slug_is_a_409_and_with_replace_it_replaces(api, run):
@@ -174,3 +196,14 @@ def test_a_created_action_refused_names_each_fault_with_a_code(api, run):
     found = faults(response)
     assert {error["attr"] for error in found} == {"headers", "params"}
     assert all(error["code"] for error in found)
+
+
+def test_an_action_over_a_taken_slug_is_a_409_slug_exists(api, run):
+    taken = post(api, "/api/actions/", {"integration": run.integration_id, "name": "Again",
+                                        "slug": run.action.slug, "url": "/again"})
+    free = post(api, "/api/actions/", {"integration": run.integration_id, "name": "Again", "slug": "again",
+                                       "url": "/again"})
+
+    assert taken.status_code == 409, taken.json()
+    assert codes(taken) == {"slug": ["slug_exists"]}
+    assert free.status_code == 201, free.json()

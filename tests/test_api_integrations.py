@@ -67,11 +67,19 @@ def test_the_auth_secret_is_cleared_by_null_or_blank(admin_api, created, cleared
 
 
 def test_the_slug_is_made_from_the_name_and_must_be_unique(admin_api, created):
+    """A taken slug is a 409 slug_exists, as an import without replace answers: the body is well formed."""
     response = post_json(admin_api, "/api/integrations/", {"name": "Acme"})
 
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert details(response) == {"slug": ["Integration with this Slug already exists."]}
-    assert codes(response) == {"slug": ["unique"]}
+    assert codes(response) == {"slug": ["slug_exists"]}
+
+
+def test_a_taken_slug_beside_other_faults_stays_one_of_the_400s_faults(admin_api, created):
+    response = post_json(admin_api, "/api/integrations/", {"name": "Acme", "base_url": "ftp://x"})
+
+    assert response.status_code == 400
+    assert set(codes(response)) == {"slug", "base_url"}
 
 
 def test_archive_and_unarchive_set_the_flag_and_answer_the_integration(admin_api, created):

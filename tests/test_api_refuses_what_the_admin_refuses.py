@@ -148,8 +148,9 @@ def test_two_inputs_with_one_name_are_refused_on_the_second(admin_api, action):
 def test_a_slug_taken_in_the_same_integration_is_refused(admin_api, action, integration):
     response = post_json(admin_api, "/api/actions/", action_document(integration, slug=action.slug))
 
-    assert response.status_code == 400
-    assert details(response) == {"non_field_errors": ["Action with this Integration and Slug already exists."]}
+    # The admin's words; a conflict with what exists, so a 409 slug_exists naming the slug (as an import's).
+    assert response.status_code == 409
+    assert details(response) == {"slug": ["Action with this Integration and Slug already exists."]}
 
 
 def test_nan_in_the_request_itself_is_refused_before_anything_is_read(admin_api, action):

@@ -164,13 +164,21 @@ SECONDS = "Give the seconds to wait: a number, 0 or more."
     ("wait=inf", "wait", SECONDS),
     ("wait=1e999", "wait", SECONDS),
     ("wait=5&status=moon", "status", "is no status; give one of pending, running,"),
-    ("status=pending", "status", "Only with wait"),
 ])
 def test_a_bad_wait_or_status_is_a_400_naming_it(api, pending, never_waits, query, field, message):
     response = api.get(f"/api/runs/{pending.pk}/?{query}")
 
     assert response.status_code == 400
     assert message in detail(response, field)
+
+
+def test_a_status_without_wait_waits_for_nothing(api, pending, never_waits):
+    """The schema lets ?status= stand alone; it then answers at once, as without it (no Wait-Outcome)."""
+    response = api.get(f"/api/runs/{pending.pk}/?status=running")
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "pending"
+    assert "Wait-Outcome" not in response
 
 
 @pytest.mark.parametrize("who, code", [("nobody", 401), ("no permission", 403)])

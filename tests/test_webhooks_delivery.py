@@ -229,3 +229,31 @@ def test_deliveries_to_a_slow_receiver_are_sent_side_by_side(db, server, receive
     arrivals = sorted(request.at for request in receiver.requests_to("/hook"))
     assert arrivals[-1] - arrivals[0] < 0.8  # none waited for another's answer
     assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.DELIVERED}
+
+
+def test_a_410_gone_disables_the_subscription_and_gives_up_its_unsent_deliveries(db, server, admin_user):
+    from rest_framework.test import APIClient
+
+    server.script("/jobs", reply(json={"status": "done"}))
+    with ScriptedServer() as gone:
+        gone.script("/hook", reply(410, json={"error": "gone"}))
+        subscription = subscribe(gone.url("/hook"))
+        first, second = drive(start_run(polling_action(server))), drive(start_run(polling_action(server)))
+        later = Delivery.objects.get(run=second)
+        Delivery.objects.filter(pk=later.pk).update(next_attempt_at=clock.now() + timedelta(hours=1))
+
+        assert deliver_all() == 1
+        drive(start_run(polling_action(server)))  # ends after the 410: nothing more for this subscription
+        assert deliver_all() == 0
+
+        assert len(gone.requests_to("/hook")) == 1
+    subscription.refresh_from_db()
+    assert subscription.enabled is False
+    deliveries = {delivery.run_id: delivery for delivery in Delivery.objects.all()}
+    assert set(deliveries) == {first.pk, second.pk}
+    assert {delivery.status for delivery in deliveries.values()} == {DeliveryStatus.GIVEN_UP}
+    assert deliveries[first.pk].last_status_code == 410 and "410 Gone" in deliveries[first.pk].last_error
+    assert "410 Gone" in deliveries[second.pk].last_error and deliveries[second.pk].next_attempt_at is None
+    api = APIClient()
+    api.force_authenticate(admin_user)
+    assert api.get(f"/api/webhooks/{subscription.pk}/").json()["enabled"] is False

@@ -2,6 +2,7 @@
 and their deliveries (/api/webhook-deliveries/, with Redeliver). Permissions follow the admin's, as for
 definitions: reading needs the model's view permission, writing its add/change/delete permission."""
 
+from django.core.validators import RegexValidator, URLValidator
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -41,6 +42,10 @@ class SubscriptionSerializer(KnownFieldsOnly, serializers.ModelSerializer):
         model = Subscription
         fields = ["id", "name", "url", "events", "integrations", "actions", "enabled", "created_by", "created_at"]
         read_only_fields = ["id", "created_by", "created_at"]
+        # The model's http(s) rule as a pattern, so that the schema says it (Django's URL check stays).
+        extra_kwargs = {"url": {"validators": [
+            RegexValidator(r"^[hH][tT][tT][pP][sS]?://", "The URL must start with http:// or https://."),
+            URLValidator(schemes=["http", "https"])]}}
 
     def validate_events(self, value):
         events = sorted(value)

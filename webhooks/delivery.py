@@ -10,6 +10,8 @@ seam (runs/http.py: the address guard, timeouts, the answer's size cap). A
 failed attempt is tried again after INTEGRATIONS_WEBHOOK_FIRST_RETRY seconds,
 doubling up to MAX_DELAY, until INTEGRATIONS_WEBHOOK_GIVE_UP_HOURS after the
 event; an endpoint that stays down is logged once per LOG_EVERY, not per attempt.
+A receiver that answers 410 Gone says it is gone for good (as Standard Webhooks
+suggests): its subscription is disabled and its unsent deliveries given up.
 """
 
 import json
@@ -31,7 +33,7 @@ from runs.http import Outbound, SendError, send
 from runs.outages import Outage
 
 from . import signing
-from .models import UNSENT, Delivery, DeliveryStatus
+from .models import UNSENT, Delivery, DeliveryStatus, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,8 @@ LOG_EVERY = 3600.0
 # Bytes of an answer read (and kept, as text, in the delivery's last answer).
 ANSWER_BYTES = 4096
 ANSWER_KEPT = 1000
+GONE = 410
+GONE_ERROR = "The receiver answered 410 Gone: the subscription was disabled, its unsent deliveries given up."
 
 
 def backoff(attempts):
@@ -129,7 +133,10 @@ def conclude(delivery, result, now):
         answer = result.body.decode("utf-8", "replace")
         changes.update(last_status_code=result.status, last_answer=redactor.text(answer)[:ANSWER_KEPT],
                        last_error="" if 200 <= result.status < 300 else f"The receiver answered {result.status}.")
-    if changes["last_error"]:
+    if not isinstance(result, SendError) and result.status == GONE:
+        changes.update(status=DeliveryStatus.GIVEN_UP, next_attempt_at=None, last_error=GONE_ERROR)
+        gone(delivery)
+    elif changes["last_error"]:
         _down(delivery.subscription, changes["last_error"])
         next_at = min(now + backoff(changes["attempts"]), give_up_at(delivery))
         if now >= give_up_at(delivery):
@@ -142,6 +149,17 @@ def conclude(delivery, result, now):
         _up(delivery.subscription)
         changes.update(status=DeliveryStatus.DELIVERED, next_attempt_at=None, delivered_at=now)
     Delivery.objects.filter(pk=delivery.pk, lease_token=delivery.lease_token).update(**changes)
+
+
+def gone(delivery):
+    """Disable the subscription of ``delivery`` (its receiver answered 410) and give up its other unsent ones."""
+    subscription = delivery.subscription
+    Subscription.objects.filter(pk=subscription.pk).update(enabled=False)
+    Delivery.objects.filter(subscription=subscription, status__in=UNSENT).exclude(pk=delivery.pk).update(
+        status=DeliveryStatus.GIVEN_UP, next_attempt_at=None, last_error=GONE_ERROR)
+    _failing.pop(subscription.pk, None)
+    log.warning("Webhooks to %s (subscription %s) answered 410 Gone: the subscription is disabled.",
+                subscription.name, subscription.pk)
 
 
 def deliver_due(threads=1, limit=BATCH):

@@ -119,6 +119,9 @@ class Delivery(models.Model):
             # Order per run: an earlier unsent delivery of the run to the subscription holds later ones back.
             models.Index(fields=["run", "subscription", "id"], name="delivery_run_order_idx"),
             models.Index(fields=["subscription", "-id"], name="delivery_subscription_idx"),
+            # Retention: delivered ones, oldest first (runs/retention.py).
+            models.Index(fields=["delivered_at"], name="delivery_delivered_idx",
+                         condition=models.Q(status="delivered")),
         ]
 
     def __str__(self):
