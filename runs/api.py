@@ -37,7 +37,7 @@ from rest_framework.reverse import reverse
 from integrations import api_errors, safejson
 from integrations.api_errors import BadQuery, KeyReused
 from integrations.filters import IdFilter, StrictFilterSet
-from integrations.models import Action, Integration
+from integrations.models import Action
 from integrations.parsers import field_errors
 from integrations.serializers import KnownFieldsOnly
 from integrations.permissions import CanOperateRuns
@@ -46,7 +46,7 @@ from integrations_site.idempotency import idempotent
 
 from . import callback_urls, chains, services, waiting
 from .downloads import file_response
-from .models import Exchange, Run, RunFile, Schedule, Status
+from .models import Exchange, Run, RunFile, Status
 
 # --- errors ---------------------------------------------------------------------------------------
 
@@ -422,8 +422,7 @@ class RunFilter(StrictFilterSet):
                                       help_text="Created at or after (ISO 8601).")
     created_before = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt",
                                        help_text="Created before (ISO 8601).")
-    schedule = django_filters.ModelChoiceFilter(queryset=Schedule.objects.all(),
-                                                help_text="Schedule id: the runs it started.")
+    schedule = IdFilter(help_text="Schedule id: the runs it started.")
 
     class Meta:
         model = Run

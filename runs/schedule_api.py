@@ -10,7 +10,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
-from integrations.filters import StrictFilterSet
+from integrations.filters import IdFilter, StrictFilterSet
 from integrations.models import Action
 from integrations.openapi import AutoSchema
 from integrations.parsers import JSONParser
@@ -94,6 +94,8 @@ class ScheduleSerializer(DefinitionSerializer):
 
 
 class ScheduleFilter(StrictFilterSet):
+    action = IdFilter(help_text="Action id.")
+
     class Meta:
         model = Schedule
         fields = ["action", "enabled"]
