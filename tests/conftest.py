@@ -10,6 +10,26 @@ from integrations.forms import WriteOnlyWidget
 from integrations.models import Action, Integration
 from tests.production import production_server, production_static_root  # noqa: F401 (fixtures for every test)
 
+# The slow tests, left out by `./test.sh -m "not slow"` (the README's quick selection): those that start a browser,
+# a cluster, gunicorn or a live server (by their marks and fixtures), and the modules below, which start Python
+# processes (a second or more each: Django's start-up) or fuzz the API.
+SLOW_FIXTURES = {"browser", "live_server", "production_server", "production_static_root"}
+SLOW_MODULES = {
+    "test_api_definitions_schemathesis",  # schemathesis: hundreds of generated requests
+    "test_api_schema_fuzz",
+    "test_demo_follows_the_address",  # manage.py in a process of its own
+    "test_production_check_deploy",
+    "test_production_settings",
+}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        module = item.nodeid.partition("::")[0].rpartition("/")[2].removesuffix(".py")
+        if (module in SLOW_MODULES or SLOW_FIXTURES & set(item.fixturenames)
+                or item.get_closest_marker("browser") or item.get_closest_marker("cluster")):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(autouse=True)
 def fresh_cache():
