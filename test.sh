@@ -13,4 +13,5 @@ if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/
     || echo "Could not install Chromium: the browser tests will be skipped."
 fi
 
-exec python -m pytest "$@"
+# tests.parallel: each xdist worker its own Redis database and cache directory (it must load before Django's settings).
+exec python -m pytest -p tests.parallel "$@"

@@ -1,3 +1,4 @@
+import os
 from importlib import import_module
 
 import pytest
@@ -21,6 +22,12 @@ SLOW_MODULES = {
     "test_production_check_deploy",
     "test_production_settings",
 }
+
+
+def pytest_configure(config):
+    if os.environ.get("PYTEST_XDIST_WORKER") and not config.pluginmanager.has_plugin("tests.parallel"):
+        raise pytest.UsageError("Run the tests in parallel with ./test.sh -n 2 (or python -m pytest -p tests.parallel -n 2): "
+                                "without tests/parallel.py the workers share one Redis database and clear each other's.")
 
 
 def pytest_collection_modifyitems(items):

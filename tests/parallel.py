@@ -1,6 +1,7 @@
 """What a pytest-xdist worker must not share with the others, set before Django reads its settings.
 
-Loaded by pytest.ini (-p tests.parallel) in every process; it changes nothing when the suite runs in one process.
+Loaded by test.sh (python -m pytest -p tests.parallel: a plugin named on the command line is imported before
+pytest-django reads the settings, which a conftest is not); it changes nothing when the suite runs in one process.
 The environment, not settings overrides, so that the clusters and servers a test starts inherit it too:
 
 - the cache: the autouse fresh_cache fixture clears it before every test, which on Redis is FLUSHDB. Each worker
