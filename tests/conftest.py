@@ -18,6 +18,8 @@ SLOW_FIXTURES = {"browser", "live_server", "production_server", "production_stat
 SLOW_MODULES = {
     "test_api_definitions_schemathesis",  # schemathesis: hundreds of generated requests
     "test_api_schema_fuzz",
+    "test_no_admin_form_causes_a_server_error",  # every hostile input in every admin field: 1,020 s and 452 s
+    "test_no_input_causes_a_server_error",  # under load in the parallel run of 2026-12-03
     "test_demo_follows_the_address",  # manage.py in a process of its own
     "test_production_check_deploy",
     "test_production_settings",
