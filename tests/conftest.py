@@ -1,3 +1,4 @@
+import os
 from importlib import import_module
 
 import pytest
@@ -9,6 +10,34 @@ from django.urls import reverse
 from integrations.forms import WriteOnlyWidget
 from integrations.models import Action, Integration
 from tests.production import production_server, production_static_root  # noqa: F401 (fixtures for every test)
+
+# The slow tests, left out by `./test.sh -m "not slow"` (the README's quick selection): those that start a browser,
+# a cluster, gunicorn or a live server (by their marks and fixtures), and the modules below, which start Python
+# processes (a second or more each: Django's start-up) or fuzz the API.
+SLOW_FIXTURES = {"browser", "live_server", "production_server", "production_static_root"}
+SLOW_MODULES = {
+    "test_api_definitions_schemathesis",  # schemathesis: hundreds of generated requests
+    "test_api_schema_fuzz",
+    "test_no_admin_form_causes_a_server_error",  # every hostile input in every admin field: 1,020 s and 452 s
+    "test_no_input_causes_a_server_error",  # under load in the parallel run of 2026-12-03
+    "test_demo_follows_the_address",  # manage.py in a process of its own
+    "test_production_check_deploy",
+    "test_production_settings",
+}
+
+
+def pytest_configure(config):
+    if os.environ.get("PYTEST_XDIST_WORKER") and not config.pluginmanager.has_plugin("tests.parallel"):
+        raise pytest.UsageError("Run the tests in parallel with ./test.sh -n 2 (or python -m pytest -p tests.parallel -n 2): "
+                                "without tests/parallel.py the workers share one Redis database and clear each other's.")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        module = item.nodeid.partition("::")[0].rpartition("/")[2].removesuffix(".py")
+        if (module in SLOW_MODULES or SLOW_FIXTURES & set(item.fixturenames)
+                or item.get_closest_marker("browser") or item.get_closest_marker("cluster")):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True)
