@@ -14,6 +14,7 @@ import pytest
 from django.test import Client
 
 from integrations.models import Action, Integration
+from runs.models import Schedule
 from runs.services import start_run
 from tests.api_helpers import codes, token_client
 from tests.engine_helpers import make_action
@@ -81,18 +82,22 @@ URL_OPERATIONS = [
 
 @pytest.fixture
 def objects(admin_user, server):
-    """An integration with an action and a run, and a webhook subscription, whose ids the operations' paths take."""
+    """An integration with an action and a run, a webhook subscription and a schedule, whose ids the operations'
+    paths take."""
     action = make_action(server.base_url, slug="no-inputs")
     run = start_run(action)
     subscription = subscribe(server.url("/receiver"))
+    schedule = Schedule.objects.create(action=action, name="Hourly", kind="cron", cron="0 * * * *", timezone="UTC")
     return {"id": None, "action_id": action.pk, "token": run.callback_token, "name": "report.txt",
-            "integration": action.integration_id, "action": action.pk, "run": run.pk, "webhook": subscription.pk}
+            "integration": action.integration_id, "action": action.pk, "run": run.pk, "webhook": subscription.pk,
+            "schedule": schedule.pk}
 
 
 def _url(path, objects, method):
     ids = {"id": objects["run"] if path.startswith("/api/runs/") else
            objects["action"] if path.startswith("/api/actions/") else
-           objects["webhook"] if path.startswith("/api/webhooks/") else objects["integration"]}
+           objects["webhook"] if path.startswith("/api/webhooks/") else
+           objects["schedule"] if path.startswith("/api/schedules/") else objects["integration"]}
     url = path
     for name in ("id", "action_id", "token", "name"):
         url = url.replace(f"{{{name}}}", str(ids.get(name) or objects[name]))
