@@ -58,9 +58,12 @@ def check_bounded(sql):
 
 
 def step_queries(retention_pass):
+    """What a step did and its queries of tables (not the database clock's sample, which runs.clock takes
+    afresh now and then, whoever asks)."""
     with CaptureQueriesContext(connection) as queries:
         done = retention_pass.step()
-    return done, [query["sql"] for query in queries.captured_queries]
+    return done, [query["sql"] for query in queries.captured_queries if " FROM " in query["sql"].upper()
+                  or not query["sql"].lstrip().upper().startswith("SELECT")]
 
 
 def selected_columns(sql):
